@@ -1,0 +1,37 @@
+"""Model Builder's engine: graph files, validation and shape inference, the compiler.
+
+    from builder import load_graph, compile_graph
+    model = compile_graph(load_graph("graphs/resnet18.yaml"))
+
+Names are imported on first use, so that ``import builder`` (and ``modelbuilder --help``)
+stays fast and does not import torch until it is needed. Never imports Qt.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Graph": "builder.graph", "Node": "builder.graph", "Ref": "builder.graph", "FORMAT_VERSION": "builder.graph",
+    "Problem": "builder.errors", "GraphError": "builder.errors",
+    "load_graph": "builder.yaml_format", "parse_graph": "builder.yaml_format",
+    "save_graph": "builder.yaml_format", "dump_graph": "builder.yaml_format",
+    "analyze": "builder.analysis", "Analysis": "builder.analysis", "NodeInfo": "builder.analysis",
+    "compile_graph": "builder.compiler", "resolve_device": "builder.compiler",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'builder' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,368 @@
+"""Validation and shape inference: everything ``modelbuilder check`` and the editor show.
+
+``analyze(graph)`` never raises for a problem in the graph: it returns every problem it
+finds (unknown blocks, bad parameters, bad references, cycles, shape mismatches, unused
+nodes) together with the shapes, parameter counts and MACs of every node it could work
+out. It only does arithmetic from the block declarations, so it is cheap enough to run on
+every edit; the tests prove that the numbers agree with the compiled modules.
+"""
+
+from __future__ import annotations
+
+import difflib
+import heapq
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from blocks import Block, Cost, Params, Shape, ShapeError, UnknownBlockError, format_shape, get_block
+from builder.errors import Problem
+from builder.graph import Graph, Node, Ref
+
+INPUT_BLOCK = "input"
+OUTPUT_BLOCK = "output"
+
+
+@dataclass
+class NodeInfo:
+    """What the analysis learned about one node."""
+
+    id: str
+    block: Block | None = None
+    params: Params | None = None
+    inputs: dict[str, list[Ref]] = field(default_factory=dict)  # port -> references, bound
+    input_shapes: dict[str, Any] = field(default_factory=dict)  # port -> shape (list for variadic)
+    outputs: dict[str, Shape] = field(default_factory=dict)  # port -> shape
+    dtype: str = "float32"
+    cost: Cost = field(default_factory=Cost)
+    ok: bool = False  # False when the node or something upstream of it has an error
+
+    @property
+    def shape(self) -> Shape | None:
+        """The node's main shape: its first output, or for an output node what it returns."""
+        if self.outputs:
+            return next(iter(self.outputs.values()))
+        if self.input_shapes:
+            first = next(iter(self.input_shapes.values()))
+            return first if isinstance(first, tuple) else None
+        return None
+
+
+@dataclass
+class Analysis:
+    """The result of :func:`analyze`: per-node information, problems and totals."""
+
+    graph: Graph
+    nodes: dict[str, NodeInfo]
+    order: list[str]  # a topological order (file order where the data flow allows)
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def total(self) -> Cost:
+        total = Cost()
+        for info in self.nodes.values():
+            total = total + info.cost
+        return total
+
+    @property
+    def input_ids(self) -> list[str]:
+        return [n.id for n in self.graph.nodes.values() if n.block == INPUT_BLOCK]
+
+    @property
+    def output_ids(self) -> list[str]:
+        return [n.id for n in self.graph.nodes.values() if n.block == OUTPUT_BLOCK]
+
+    def shape_of(self, ref: Ref) -> Shape | None:
+        info = self.nodes.get(ref.node)
+        if info is None or not info.outputs:
+            return None
+        return info.outputs.get(ref.port) if ref.port else next(iter(info.outputs.values()))
+
+    def problems_for(self, node_id: str) -> list[Problem]:
+        return [p for p in self.problems if p.node == node_id]
+
+
+class _Analyzer:
+    def __init__(self, graph: Graph, input_shapes: Mapping[str, Shape] | None,
+                 overrides: Mapping[str, Mapping[str, Any]] | None, resolver: Any):
+        self.graph = graph
+        self.input_shapes = dict(input_shapes or {})
+        self.overrides = overrides or {}
+        self.resolver = resolver
+        self.problems: list[Problem] = []
+        self.infos = {node_id: NodeInfo(node_id) for node_id in graph.nodes}
+
+    # --- reporting -----------------------------------------------------------------
+    def report(self, message: str, node: str | None = None, key: str | None = None,
+               hint: str | None = None, severity: str = "error") -> None:
+        line, column = self.graph.where(node, key) if node else (None, None)
+        self.problems.append(Problem(message, severity, self.graph.path, line, column, node,
+                                     key[len("params."):] if key and key.startswith("params.") else None, hint))
+
+    # --- step 1: blocks and parameters -------------------------------------------------
+    def resolve(self, node: Node) -> bool:
+        info = self.infos[node.id]
+        try:
+            if node.block is not None:
+                info.block = get_block(node.block)
+            else:
+                from builder.composite import composite_block
+
+                info.block = composite_block(self.graph, node, self.resolver)
+        except UnknownBlockError as err:
+            hint = f"did you mean {err.suggestion!r}?" if err.suggestion else "run 'modelbuilder blocks' for the list"
+            self.report(f"unknown block {err.name!r}", node.id, "block", hint)
+            return False
+        except CompositeProblem as err:
+            self.report(str(err), node.id, "graph", err.hint)
+            return False
+        raw = dict(node.params)
+        raw.update(self.overrides.get(node.id, {}))
+        params, problems = info.block.check_params(raw)
+        for key, message in problems.items():
+            self.report(message, node.id, f"params.{key}" if key else "params",
+                        f"run 'modelbuilder blocks {info.block.name}' for its parameters")
+        info.params = params
+        return not problems
+
+    # --- step 2: inputs bound to ports -------------------------------------------------------
+    def bind(self, node: Node) -> bool:
+        info = self.infos[node.id]
+        block = info.block
+        assert block is not None
+        ports = block.inputs
+        bound: dict[str, list[Ref]] = {}
+        ok = True
+        if isinstance(node.inputs, dict):
+            for port_name, value in node.inputs.items():
+                port = block.port(port_name, output=False)
+                if port is None:
+                    close = difflib.get_close_matches(port_name, [p.name for p in ports], n=1)
+                    names = ", ".join(p.name for p in ports) or "none"
+                    self.report(f"{block.name} has no input port {port_name!r} (its inputs: {names})", node.id,
+                                "inputs", f"did you mean {close[0]!r}?" if close else None)
+                    ok = False
+                    continue
+                refs = [Ref.parse(v) for v in (value if isinstance(value, list) else [value])]
+                if len(refs) > 1 and not port.variadic:
+                    self.report(f"input port {port_name!r} of {block.name} takes one tensor, found {len(refs)}",
+                                node.id, "inputs")
+                    ok = False
+                bound[port_name] = refs
+        else:
+            refs = [Ref.parse(v) for v in node.inputs]
+            position = 0
+            for port in ports:
+                if position >= len(refs):
+                    break
+                take = len(refs) - position if port.variadic else 1
+                bound[port.name] = refs[position:position + take]
+                position += take
+            if position < len(refs):
+                wanted = ", ".join(p.name + ("..." if p.variadic else "") for p in ports) or "no inputs"
+                self.report(f"too many inputs: {block.name} takes {wanted}, found {len(refs)} references",
+                            node.id, "inputs")
+                ok = False
+        for port in ports:
+            refs = bound.get(port.name, [])
+            if not refs and not port.optional:
+                self.report(f"input port {port.name!r} of {block.name} is not connected", node.id, "inputs",
+                            f"add it under 'inputs:' ({port.doc})" if port.doc else None)
+                ok = False
+            elif port.variadic and 0 < len(refs) < port.min_count:
+                self.report(f"{block.name} combines at least {port.min_count} tensors, found {len(refs)}",
+                            node.id, "inputs")
+                ok = False
+        for refs in bound.values():
+            for ref in refs:
+                ok &= self.check_ref(node, ref)
+        info.inputs = bound
+        return ok
+
+    def check_ref(self, node: Node, ref: Ref) -> bool:
+        if ref.node not in self.graph.nodes:
+            close = difflib.get_close_matches(ref.node, list(self.graph.nodes), n=1)
+            self.report(f"input {str(ref)!r} refers to no node", node.id, "inputs",
+                        f"did you mean {close[0]!r}?" if close else None)
+            return False
+        source = self.infos[ref.node].block
+        if source is None:
+            return True  # the source's own problem is reported there
+        if not source.outputs:
+            self.report(f"{ref.node!r} is an output node and has no outputs to take", node.id, "inputs")
+            return False
+        if ref.port is not None and source.port(ref.port, output=True) is None:
+            names = ", ".join(p.name for p in source.outputs)
+            self.report(f"{ref.node!r} ({source.name}) has no output port {ref.port!r} (its outputs: {names})",
+                        node.id, "inputs")
+            return False
+        return True
+
+    # --- step 3: order ---------------------------------------------------------------
+    def topological_order(self) -> list[str]:
+        """Kahn's algorithm, taking nodes in file order when several are ready, so that the
+        generated code reads like the file. Nodes on a cycle are reported and left out."""
+        index = {node_id: i for i, node_id in enumerate(self.graph.nodes)}
+        deps = {n: {r.node for refs in self.infos[n].inputs.values() for r in refs if r.node in index}
+                for n in index}
+        users: dict[str, list[str]] = {n: [] for n in index}
+        for node_id, sources in deps.items():
+            for source in sources:
+                users[source].append(node_id)
+        waiting = {n: len(s) for n, s in deps.items()}
+        ready = [(index[n], n) for n, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            _, node_id = heapq.heappop(ready)
+            order.append(node_id)
+            for user in users[node_id]:
+                waiting[user] -= 1
+                if waiting[user] == 0:
+                    heapq.heappush(ready, (index[user], user))
+        left = [n for n in index if n not in set(order)]
+        if left:
+            cycle = self.find_cycle(left, deps)
+            path = " -> ".join(cycle + cycle[:1])
+            self.report(f"the graph has a cycle: {path}", cycle[0], "inputs",
+                        "data must flow one way; for recurrence use an rnn, lstm or gru block")
+        return order
+
+    @staticmethod
+    def find_cycle(left: list[str], deps: dict[str, set[str]]) -> list[str]:
+        remaining = set(left)
+        node, seen = left[0], []
+        while node not in seen:  # every remaining node has a remaining dependency: walk them
+            seen.append(node)
+            node = min(d for d in deps[node] if d in remaining)
+        return list(reversed(seen[seen.index(node):]))
+
+    # --- step 4: shapes ---------------------------------------------------------------
+    def infer(self, node_id: str) -> None:
+        node, info = self.graph.nodes[node_id], self.infos[node_id]
+        shapes: dict[str, Any] = {}
+        for port_name, refs in info.inputs.items():
+            sources = []
+            for ref in refs:
+                source = self.infos[ref.node]
+                if not source.ok:
+                    return  # an upstream problem is already reported; don't cascade
+                sources.append(source.outputs[ref.port or next(iter(source.outputs))])
+                port = info.block.port(port_name, output=False)
+                if port.dtype == "int64" and source.dtype != "int64":
+                    self.report(f"input {port_name!r} of {info.block.name} takes integer token ids, but "
+                                f"{ref.node!r} gives float values", node_id, "inputs",
+                                "feed it from an input with dtype: int64")
+                    return
+                if port.dtype != "int64" and source.dtype == "int64":
+                    self.report(f"{info.block.name} takes float values, but {ref.node!r} gives integer token ids",
+                                node_id, "inputs", "add an embedding block between them")
+                    return
+            port = info.block.port(port_name, output=False)
+            shapes[port_name] = sources if port.variadic else sources[0]
+        info.input_shapes = shapes
+        if node.block == INPUT_BLOCK:
+            info.dtype = info.params.dtype
+            if node_id in self.input_shapes:  # a composite block's input takes its caller's shape
+                info.outputs = {"out": tuple(self.input_shapes[node_id])}
+                info.ok = True
+                return
+        try:
+            info.outputs = info.block.infer_ports(info.params, shapes)
+            single = info.outputs[info.block.outputs[0].name] if len(info.block.outputs) == 1 else info.outputs
+            info.cost = info.block.cost(info.params, single, **shapes)
+        except ShapeError as err:
+            self.report(f"{info.block.name} {err}{self.describe_inputs(info)}", node_id,
+                        hint="check the shapes on the wires into this node")
+            return
+        except Exception as err:  # a plug-in block's bug must not crash the editor or CLI
+            self.report(f"block {info.block.name!r} failed to work out its shape: {type(err).__name__}: {err}",
+                        node_id)
+            return
+        info.ok = True
+
+    def describe_inputs(self, info: NodeInfo) -> str:
+        parts = []
+        for port_name, refs in info.inputs.items():
+            for ref in refs:
+                shape = format_shape(self.infos[ref.node].outputs.get(ref.port or next(iter(self.infos[ref.node].outputs))))
+                parts.append(f"'{port_name}' from '{ref}' {shape}")
+        return "; input " + ", ".join(parts) if parts else ""
+
+    # --- step 5: structure ------------------------------------------------------------
+    def check_structure(self) -> None:
+        nodes = self.graph.nodes.values()
+        if not any(n.block == INPUT_BLOCK for n in nodes):
+            self.report("the graph has no input node", hint="add a node with 'block: input' and its shape")
+        if not any(n.block == OUTPUT_BLOCK for n in nodes):
+            self.report("the graph has no output node", hint="add a node with 'block: output' fed by the last node")
+        consumed = {r.node for n in nodes for r in n.references()}
+        reachable = self.reachable_from_inputs()
+        for node in nodes:
+            info = self.infos[node.id]
+            if info.block is None:
+                continue
+            if node.block != INPUT_BLOCK and node.id not in reachable and info.inputs:
+                self.report("no input reaches this node", node.id, severity="warning",
+                            hint="connect it to the graph or delete it")
+            elif info.block.outputs and node.id not in consumed:
+                self.report("its output is not used by any node", node.id, severity="warning",
+                            hint="connect it to an output node or delete it")
+
+    def reachable_from_inputs(self) -> set[str]:
+        users: dict[str, list[str]] = {}
+        for node in self.graph.nodes.values():
+            for ref in node.references():
+                users.setdefault(ref.node, []).append(node.id)
+        stack = [n.id for n in self.graph.nodes.values() if n.block == INPUT_BLOCK]
+        seen = set(stack)
+        while stack:
+            for user in users.get(stack.pop(), []):
+                if user not in seen:
+                    seen.add(user)
+                    stack.append(user)
+        return seen
+
+    def run(self) -> Analysis:
+        bound = {}
+        for node in self.graph.nodes.values():
+            bound[node.id] = self.resolve(node)
+        for node in self.graph.nodes.values():
+            if self.infos[node.id].block is not None:
+                bound[node.id] = self.bind(node) and bound[node.id]
+        order = self.topological_order()
+        for node_id in order:
+            if bound[node_id]:
+                self.infer(node_id)
+        self.check_structure()
+        return Analysis(self.graph, self.infos, order, self.problems)
+
+
+class CompositeProblem(Exception):
+    """A graph file used as a block that cannot be used (missing, invalid, recursive)."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+def analyze(graph: Graph, *, input_shapes: Mapping[str, Shape] | None = None,
+            overrides: Mapping[str, Mapping[str, Any]] | None = None, resolver: Any = None) -> Analysis:
+    """Check ``graph`` and infer every node's shapes and costs; never raises for bad graphs.
+
+    ``input_shapes`` replaces the declared shapes of input nodes and ``overrides`` sets
+    parameters per node: both are how a composite block is analyzed with its caller's
+    shapes and exposed parameters.
+    """
+    return _Analyzer(graph, input_shapes, overrides, resolver).run()

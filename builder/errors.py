@@ -1,0 +1,59 @@
+"""Problems a user can act on: where, what, and a hint. Never a raw traceback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a graph: an error stops compilation, a warning does not."""
+
+    message: str
+    severity: Severity = "error"
+    file: str | None = None
+    line: int | None = None  # 1-based, like editors show
+    column: int | None = None
+    node: str | None = None
+    param: str | None = None
+    hint: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def location(self) -> str:
+        parts = [self.file or "<graph>"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+    def __str__(self) -> str:
+        who = f"node '{self.node}': " if self.node else ""
+        text = f"{self.location()}: {self.severity}: {who}{self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+class GraphError(Exception):
+    """A graph that cannot be loaded or compiled; ``problems`` lists every reason found."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = list(problems)
+        super().__init__(self.__str__())
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)

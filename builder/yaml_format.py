@@ -1,0 +1,413 @@
+"""Reading and writing graph files.
+
+ruamel.yaml's round-trip mode is used because it keeps comments and key order, rejects
+duplicate keys, reports line and column, and never constructs Python objects from tags.
+The loaded document is kept on the graph; saving writes the model's changes back into it,
+so a hand-written file keeps its comments and layout, and an unchanged graph saves to the
+same bytes it was loaded from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from builder.atomic import write_atomic
+from builder.errors import GraphError, Problem
+from builder.graph import FORMAT_VERSION, Graph, Inputs, Node, id_problem
+from builder.upgrade import upgrade_document
+
+TOP_KEYS = ("format", "name", "description", "expose", "nodes", "training", "layout")
+NODE_KEYS = ("block", "graph", "params", "inputs")
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 100
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def plain(value: Any) -> Any:
+    """Round-trip objects (CommentedMap, ScalarFloat ...) as plain dicts, lists and scalars."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+class _Reader:
+    """Turns one parsed document into a Graph, collecting every problem on the way."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self.problems: list[Problem] = []
+        self.locations: dict[tuple[str, str | None], tuple[int, int]] = {}
+
+    def problem(self, message: str, where: tuple[int, int] | None = None, node: str | None = None,
+                hint: str | None = None, severity: str = "error") -> None:
+        line, column = where if where else (None, None)
+        self.problems.append(Problem(message, severity, self.path, line, column, node, hint=hint))
+
+    @staticmethod
+    def key_at(mapping: Any, key: Any) -> tuple[int, int] | None:
+        try:
+            line, column = mapping.lc.key(key)
+            return line + 1, column + 1
+        except (AttributeError, KeyError, TypeError):
+            return None
+
+    @staticmethod
+    def value_at(mapping: Any, key: Any) -> tuple[int, int] | None:
+        try:
+            line, column = mapping.lc.value(key)
+            return line + 1, column + 1
+        except (AttributeError, KeyError, TypeError):
+            return None
+
+    def find_tags(self, value: Any, where: tuple[int, int] | None) -> None:
+        """YAML tags (``!!python/object`` ...) have no meaning in a graph: refuse them."""
+        tag = getattr(getattr(value, "tag", None), "value", None)
+        if isinstance(value, TaggedScalar) or (tag and not tag.startswith("tag:yaml.org,2002:")):
+            self.problem(f"YAML tag {tag or '!'} is not allowed in graph files", where,
+                         hint="graphs hold plain data; remove the tag")
+            return
+        if isinstance(value, dict):
+            for k, v in value.items():
+                self.find_tags(v, self.value_at(value, k) or where)
+        elif isinstance(value, list):
+            for v in value:
+                self.find_tags(v, where)
+
+    def read(self, doc: Any) -> Graph | None:
+        if not isinstance(doc, dict):
+            self.problem("a graph file must be a mapping with a 'nodes' section", (1, 1),
+                         hint="start from a gallery file, e.g. graphs/lenet5.yaml")
+            return None
+        self.find_tags(doc, (1, 1))
+        if self.problems:
+            return None
+        if not self.read_format(doc):
+            return None
+        for key in doc:
+            if key not in TOP_KEYS:
+                close = difflib.get_close_matches(str(key), TOP_KEYS, n=1)
+                self.problem(f"unknown top-level key {key!r}", self.key_at(doc, key),
+                             hint=f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(TOP_KEYS)}")
+        graph = Graph(path=self.path, locations=self.locations, document=doc)
+        for key in ("name", "description"):
+            if key in doc:
+                if isinstance(doc[key], str):
+                    setattr(graph, key, str(doc[key]))
+                else:
+                    self.problem(f"'{key}' must be text", self.value_at(doc, key))
+        nodes = doc.get("nodes")
+        if not isinstance(nodes, dict) or not nodes:
+            self.problem("the graph has no 'nodes' mapping", self.key_at(doc, "nodes") or (1, 1),
+                         hint="add 'nodes:' with at least an input and an output node")
+        else:
+            for node_id, body in nodes.items():
+                node = self.read_node(nodes, node_id, body)
+                if node is not None:
+                    graph.nodes[node.id] = node
+        graph.expose = self.read_expose(doc)
+        graph.training = self.read_training(doc)
+        graph.layout = self.read_layout(doc)
+        return graph
+
+    def read_format(self, doc: Any) -> bool:
+        version = doc.get("format", FORMAT_VERSION)
+        where = self.value_at(doc, "format")
+        if isinstance(version, bool) or not isinstance(version, int):
+            self.problem(f"'format' must be a whole number, found {version!r}", where)
+            return False
+        if version > FORMAT_VERSION:
+            self.problem(f"this file uses graph format {version}, newer than this Model Builder reads "
+                         f"(format {FORMAT_VERSION})", where, hint="upgrade Model Builder")
+            return False
+        if version < FORMAT_VERSION:
+            try:
+                upgrade_document(doc, version)
+            except KeyError as missing:
+                self.problem(f"graph format {version} cannot be upgraded (no upgrade from format {missing})",
+                             where)
+                return False
+        elif version < 1:
+            self.problem(f"graph format {version} does not exist; the first is 1", where)
+            return False
+        return True
+
+    def read_node(self, nodes: Any, node_id: Any, body: Any) -> Node | None:
+        where = self.key_at(nodes, node_id)
+        node_id = str(node_id)
+        if where:
+            self.locations[(node_id, None)] = where
+        why = id_problem(node_id)
+        if why:
+            self.problem(f"invalid node id {node_id!r}: {why}", where, node_id,
+                         hint="ids become submodule names in the compiled model, e.g. conv1, block2_a")
+            return None
+        if not isinstance(body, dict):
+            self.problem("a node must be a mapping with 'block', 'params' and 'inputs'", where, node_id)
+            return None
+        for key in body:
+            where_key = self.key_at(body, key)
+            if where_key:
+                self.locations[(node_id, str(key))] = where_key
+            if key not in NODE_KEYS:
+                close = difflib.get_close_matches(str(key), NODE_KEYS, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "block parameters go under 'params:'"
+                self.problem(f"unknown node key {key!r}", where_key, node_id, hint)
+        if ("block" in body) == ("graph" in body):
+            self.problem("a node needs exactly one of 'block' (a registered block name) or 'graph' "
+                         "(a graph file used as a block)", where, node_id)
+            return None
+        node = Node(node_id)
+        kind = "block" if "block" in body else "graph"
+        if not isinstance(body[kind], str):
+            self.problem(f"'{kind}' must be text, found {plain(body[kind])!r}", self.value_at(body, kind), node_id)
+            return None
+        setattr(node, kind, str(body[kind]))
+        params = body.get("params", {})
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            self.problem("'params' must be a mapping of parameter names to values",
+                         self.value_at(body, "params"), node_id)
+            return None
+        for key in params:
+            where_param = self.key_at(params, key)
+            if where_param:
+                self.locations[(node_id, f"params.{key}")] = where_param
+        node.params = plain(params)
+        inputs = normalize_inputs(plain(body.get("inputs", [])))
+        if inputs is None:
+            self.problem("'inputs' must be a node id, a list of them, or a mapping from input port to ids",
+                         self.value_at(body, "inputs"), node_id, hint="e.g. inputs: [conv1] or inputs: {query: dec}")
+            return None
+        node.inputs = inputs
+        return node
+
+    def read_expose(self, doc: Any) -> dict | None:
+        expose = doc.get("expose")
+        if expose is None:
+            return None
+        ok = isinstance(expose, dict) and all(
+            isinstance(v, str) or (isinstance(v, list) and v and all(isinstance(t, str) for t in v))
+            for v in expose.values())
+        if not ok:
+            self.problem("'expose' must map parameter names to 'node.param' targets (or lists of them)",
+                         self.value_at(doc, "expose"), hint="e.g. expose: {width: [conv1.out_channels]}")
+            return None
+        return plain(expose)
+
+    def read_training(self, doc: Any) -> dict | None:
+        if "training" not in doc or doc["training"] is None:
+            return None
+        if not isinstance(doc["training"], dict):
+            self.problem("'training' must be a mapping of settings", self.value_at(doc, "training"))
+            return None
+        return plain(doc["training"])
+
+    def read_layout(self, doc: Any) -> dict | None:
+        layout = doc.get("layout")
+        if layout is None:
+            return None
+        ok = isinstance(layout, dict) and all(
+            isinstance(v, list) and len(v) == 2 and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in v)
+            for v in layout.values())
+        if not ok:
+            self.problem("'layout' must map node ids to [x, y] positions", self.value_at(doc, "layout"),
+                         hint="delete the section to get an automatic layout", severity="warning")
+            return None
+        return {str(k): plain(v) for k, v in layout.items()}
+
+
+def normalize_inputs(raw: Any) -> Inputs | None:
+    """``conv1`` -> ``["conv1"]``; lists and port mappings of text stay; anything else: None."""
+    if isinstance(raw, str):
+        return [raw]
+    if raw is None:
+        return []
+    if isinstance(raw, list) and all(isinstance(r, str) for r in raw):
+        return list(raw)
+    if isinstance(raw, dict):
+        result: dict[str, str | list[str]] = {}
+        for port, value in raw.items():
+            if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                result[str(port)] = value
+            else:
+                return None
+        return result
+    return None
+
+
+def parse_graph(text: str, path: str | None = None) -> Graph:
+    """A Graph from YAML text; GraphError listing every problem in the file."""
+    reader = _Reader(path)
+    try:
+        doc = _yaml().load(text)
+    except DuplicateKeyError as err:
+        mark = err.problem_mark
+        key = str(err.problem).split('"')[1] if '"' in str(err.problem) else "?"
+        raise GraphError([Problem(f"duplicate key {key!r}: it is already defined above (line {err.context_mark.line + 1})",
+                                  file=path, line=mark.line + 1, column=mark.column + 1,
+                                  hint="each key may appear once; rename or remove one of them")]) from None
+    except MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        what = err.problem or err.context or "malformed YAML"
+        raise GraphError([Problem(f"malformed YAML: {what}", file=path,
+                                  line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None,
+                                  hint="check indentation, brackets and quotes around this spot")]) from None
+    except YAMLError as err:
+        raise GraphError([Problem(f"malformed YAML: {err}", file=path)]) from None
+    graph = reader.read(doc)
+    if graph is None or any(p.is_error for p in reader.problems):
+        raise GraphError(reader.problems)
+    return graph
+
+
+def load_graph(path: str | Path) -> Graph:
+    """Read a graph file. Raises GraphError (with file, line, column) for unreadable,
+    malformed or structurally wrong files; blocks, parameters and shapes are checked by
+    :func:`builder.analyze`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise GraphError([Problem(f"cannot read the graph file: {reason}", file=str(path))]) from None
+    return parse_graph(text, str(path))
+
+
+# ---------------------------------------------------------------------------- writing
+def _flow(value: Any) -> Any:
+    """A value as it should appear in a new file: lists and mappings in flow style."""
+    if isinstance(value, dict):
+        out = CommentedMap((k, _flow(v)) for k, v in value.items())
+        out.fa.set_flow_style()
+        return out
+    if isinstance(value, (list, tuple)):
+        out = CommentedSeq(_flow(v) for v in value)
+        out.fa.set_flow_style()
+        return out
+    return value
+
+
+def _update_mapping(target: CommentedMap, values: dict[str, Any]) -> None:
+    """Make ``target`` hold ``values``, touching only what differs (comments survive)."""
+    for key in [k for k in target if k not in values]:
+        del target[key]
+    for key, value in values.items():
+        if key not in target or plain(target[key]) != value:
+            target[key] = _flow(value)
+
+
+def _node_map(node: Node, existing: Any) -> CommentedMap:
+    body = existing if isinstance(existing, CommentedMap) else CommentedMap()
+    kind, other = ("block", "graph") if node.block is not None else ("graph", "block")
+    if other in body:
+        del body[other]
+    if body.get(kind) != getattr(node, kind):
+        if kind in body:
+            body[kind] = getattr(node, kind)
+        else:
+            body.insert(0, kind, getattr(node, kind))
+    if node.params:
+        if isinstance(body.get("params"), CommentedMap):
+            _update_mapping(body["params"], node.params)
+        else:
+            body["params"] = _flow(node.params)
+    elif "params" in body:
+        del body["params"]
+    if node.inputs:
+        if normalize_inputs(plain(body.get("inputs"))) != node.inputs:
+            body["inputs"] = _flow(node.inputs)
+    elif "inputs" in body:
+        del body["inputs"]
+    return body
+
+
+def _sync_document(graph: Graph) -> CommentedMap:
+    """The graph's round-trip document updated to the model (a new one if it has none)."""
+    doc = graph.document if isinstance(graph.document, CommentedMap) else CommentedMap()
+    if doc.get("format") != FORMAT_VERSION:
+        if "format" in doc:
+            doc["format"] = FORMAT_VERSION
+        else:
+            doc.insert(0, "format", FORMAT_VERSION)
+    for key, value, default in (("name", graph.name, None), ("description", graph.description, "")):
+        if value == default or (key == "description" and not value):
+            doc.pop(key, None)
+        elif doc.get(key) != value:
+            doc[key] = value
+    nodes = doc.get("nodes")
+    if not isinstance(nodes, CommentedMap):
+        nodes = doc["nodes"] = CommentedMap()
+    for node_id in [k for k in nodes if k not in graph.nodes]:
+        del nodes[node_id]
+    for index, (node_id, node) in enumerate(graph.nodes.items()):
+        if node_id in nodes:
+            nodes[node_id] = _node_map(node, nodes[node_id])
+        else:
+            nodes.insert(min(index, len(nodes)), node_id, _node_map(node, None))
+    for key in ("expose", "training", "layout"):
+        value = getattr(graph, key)
+        if value is None:
+            doc.pop(key, None)
+        elif isinstance(doc.get(key), CommentedMap):
+            if key == "training":
+                if plain(doc[key]) != value:
+                    doc[key] = _block_style(value)
+            else:
+                _update_mapping(doc[key], value)
+        else:
+            doc[key] = _block_style(value) if key == "training" else CommentedMap(
+                (k, _flow(v)) for k, v in value.items())
+    # keep the top-level sections in their canonical order (moving keys only when needed,
+    # since comments travel with their keys)
+    canonical = [k for k in TOP_KEYS if k in doc]
+    if [k for k in doc if k in TOP_KEYS] != canonical:
+        for key in canonical:
+            doc.move_to_end(key)
+    graph.document = doc
+    return doc
+
+
+def _block_style(value: Any) -> Any:
+    if isinstance(value, dict):
+        return CommentedMap((k, _block_style(v)) for k, v in value.items())
+    return _flow(value)
+
+
+def dump_graph(graph: Graph) -> str:
+    """The graph as YAML text (comments and order of a loaded file preserved)."""
+    stream = io.StringIO()
+    _yaml().dump(_sync_document(graph), stream)
+    return stream.getvalue()
+
+
+def save_graph(graph: Graph, path: str | Path | None = None) -> Path:
+    """Write the graph to ``path`` (default: where it was loaded from), atomically."""
+    target = Path(path or graph.path or "")
+    if not str(target):
+        raise ValueError("save_graph needs a path for a graph that was not loaded from a file")
+    write_atomic(target, dump_graph(graph))
+    graph.path = str(target)
+    return target
