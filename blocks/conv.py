@@ -32,6 +32,8 @@ def resolve_padding(p: Params, dims: int) -> tuple[int, ...]:
 
 def conv_params(dims: int) -> dict:
     return {
+        "in_channels": Int(None, optional=True, min=1,
+                           doc="expected input channels; null (default) takes them from the input"),
         "out_channels": Int(min=1, doc="number of filters (output channels)"),
         "kernel_size": Ints(length=dims, min=1, doc="window size"),
         "stride": Ints(1, length=dims, min=1, doc="step between windows"),
@@ -58,6 +60,8 @@ class _ConvND(Block):
     def infer(self, p: Params, x: Shape) -> Shape:
         axes = "channels, length" if self.dims == 1 else "channels, height, width"
         expect_rank(x, self.dims + 1, axes)
+        if p.in_channels is not None and x[0] != p.in_channels:
+            raise ShapeError(f"expects {p.in_channels} input channels, found {x[0]} (input {format_shape(x)})")
         if x[0] % p.groups:
             raise ShapeError(f"input channels ({x[0]}) must be divisible by groups ({p.groups}), found input {format_shape(x)}")
         if p.padding == "same":

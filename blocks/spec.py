@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 from blocks.params import REQUIRED, Param, ParamError, Port
 
-if TYPE_CHECKING:  # torch is only needed to build modules, not to declare or check shapes
+if TYPE_CHECKING:
     from torch import nn
 
 Shape = tuple[int, ...]
@@ -146,8 +146,9 @@ class Block:
 
     def build(self, p: Params, **inputs: Any) -> nn.Module:
         """A fresh ``nn.Module``. Its forward takes the input ports in declaration order
-        (a variadic port as ``*xs``) and returns one tensor, or a tuple in output-port
-        order for blocks with several outputs."""
+        (a variadic port as one ``List[Tensor]``, which TorchScript accepts where ``*xs``
+        is refused) and returns one tensor, or a tuple in output-port order for blocks with
+        several outputs."""
         raise NotImplementedError
 
     def infer_ports(self, p: Params, inputs: Mapping[str, Any]) -> dict[str, Shape]:

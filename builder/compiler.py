@@ -85,8 +85,10 @@ def build_module(analysis: Analysis) -> fx.GraphModule:
         args: list[Any] = []
         for port in info.block.inputs:
             refs = info.inputs.get(port.name, [])
-            if refs:
-                args.extend(value_of(r) for r in refs)
+            if port.variadic:
+                args.append([value_of(r) for r in refs])
+            elif refs:
+                args.append(value_of(refs[0]))
             else:
                 args.append(None)  # an optional port left open
         while args and args[-1] is None:

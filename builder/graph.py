@@ -110,7 +110,11 @@ class Graph:
         """Line and column of a node (or one of its keys) in the file it came from."""
         if node is None:
             return self.locations.get(("", key), (None, None))
-        return self.locations.get((node, key)) or self.locations.get((node, None), (None, None))
+        candidates = [key, key.split(".")[0] if key else None, None]  # params.kernel -> params -> node
+        for candidate in candidates:
+            if (node, candidate) in self.locations:
+                return self.locations[(node, candidate)]
+        return None, None
 
     def consumers(self, node_id: str) -> list[str]:
         """Ids of the nodes that take ``node_id``'s outputs as input."""

@@ -16,8 +16,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.representer import RoundTripRepresenter
+from ruamel.yaml.scalarfloat import ScalarFloat
 
 from builder.atomic import write_atomic
 from builder.errors import GraphError, Problem
@@ -28,10 +30,49 @@ TOP_KEYS = ("format", "name", "description", "expose", "nodes", "training", "lay
 NODE_KEYS = ("block", "graph", "params", "inputs")
 
 
+class _Constructor(RoundTripConstructor):
+    def construct_yaml_float(self, node: Any) -> Any:
+        value = super().construct_yaml_float(node)
+        if isinstance(value, ScalarFloat):
+            value.source_text = node.value  # see _Representer
+        return value
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)
+
+
+class _Representer(RoundTripRepresenter):
+    """ruamel re-derives a loaded float's text from its value and format, and truncates
+    long mantissas in exponent notation (2.2441512217299184e-102 -> ...183e-102). A float
+    that was loaded is written back as it was read; one that fails to read back exactly is
+    written with Python's repr."""
+
+    def represent_scalar_float(self, data: Any) -> Any:
+        text = getattr(data, "source_text", None)
+        if text and ("." in text or "e" in text.lower()) and _same_float(text, data):
+            return self.represent_scalar("tag:yaml.org,2002:float", text, anchor=data.yaml_anchor(any=True))
+        node = super().represent_scalar_float(data)
+        if not _same_float(node.value, data):
+            node.value = repr(float(data))
+        return node
+
+
+def _same_float(text: str, value: float) -> bool:
+    try:
+        return float(text.replace("_", "")) == float(value)
+    except ValueError:  # .inf, .nan
+        return True
+
+
+_Representer.add_representer(ScalarFloat, _Representer.represent_scalar_float)
+
+
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
+    yaml.Representer = _Representer
     yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 100
+    yaml.width = 4096  # never fold long lines: a reformatted file would show up in diffs
     yaml.preserve_quotes = True
     return yaml
 
@@ -85,8 +126,10 @@ class _Reader:
     def find_tags(self, value: Any, where: tuple[int, int] | None) -> None:
         """YAML tags (``!!python/object`` ...) have no meaning in a graph: refuse them."""
         tag = getattr(getattr(value, "tag", None), "value", None)
-        if isinstance(value, TaggedScalar) or (tag and not tag.startswith("tag:yaml.org,2002:")):
-            self.problem(f"YAML tag {tag or '!'} is not allowed in graph files", where,
+        # ``!!python/...`` expands to tag:yaml.org,2002:python/..., so the prefix proves nothing
+        if isinstance(value, TaggedScalar) or (tag and tag not in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")):
+            shown = tag.replace("tag:yaml.org,2002:", "!!") if tag else "!"
+            self.problem(f"YAML tag {shown} is not allowed in graph files", where,
                          hint="graphs hold plain data; remove the tag")
             return
         if isinstance(value, dict):
@@ -142,16 +185,16 @@ class _Reader:
             self.problem(f"this file uses graph format {version}, newer than this Model Builder reads "
                          f"(format {FORMAT_VERSION})", where, hint="upgrade Model Builder")
             return False
+        if version < 1:
+            self.problem(f"graph format {version} does not exist; the first is 1", where)
+            return False
         if version < FORMAT_VERSION:
             try:
-                upgrade_document(doc, version)
+                upgrade_document(doc, version, FORMAT_VERSION)
             except KeyError as missing:
                 self.problem(f"graph format {version} cannot be upgraded (no upgrade from format {missing})",
                              where)
                 return False
-        elif version < 1:
-            self.problem(f"graph format {version} does not exist; the first is 1", where)
-            return False
         return True
 
     def read_node(self, nodes: Any, node_id: Any, body: Any) -> Node | None:
@@ -352,10 +395,12 @@ def _sync_document(graph: Graph) -> CommentedMap:
             doc["format"] = FORMAT_VERSION
         else:
             doc.insert(0, "format", FORMAT_VERSION)
-    for key, value, default in (("name", graph.name, None), ("description", graph.description, "")):
-        if value == default or (key == "description" and not value):
-            doc.pop(key, None)
-        elif doc.get(key) != value:
+    for key, value, default in (("name", graph.name, "model"), ("description", graph.description, "")):
+        if key in doc and plain(doc[key]) == value:
+            continue  # as written
+        if value == default and (key == "description" or (key not in doc and graph.document is not None)):
+            doc.pop(key, None)  # an empty description, or the default name a loaded file never spelled out
+        else:
             doc[key] = value
     nodes = doc.get("nodes")
     if not isinstance(nodes, CommentedMap):
@@ -405,9 +450,9 @@ def dump_graph(graph: Graph) -> str:
 
 def save_graph(graph: Graph, path: str | Path | None = None) -> Path:
     """Write the graph to ``path`` (default: where it was loaded from), atomically."""
-    target = Path(path or graph.path or "")
-    if not str(target):
+    if not (path or graph.path):  # (Path("") is ".", so test before converting)
         raise ValueError("save_graph needs a path for a graph that was not loaded from a file")
+    target = Path(path or graph.path)
     write_atomic(target, dump_graph(graph))
     graph.path = str(target)
     return target

@@ -47,7 +47,7 @@ def _call(block, module, inputs):
             continue
         value = inputs[port.name]
         if port.variadic:
-            args.extend(_random_input(port, s) for s in value)
+            args.append([_random_input(port, s) for s in value])
         else:
             args.append(_random_input(port, value))
     return module(*args)

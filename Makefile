@@ -1,0 +1,34 @@
+# Model Builder: `make demo` and `make test` are the quick start (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The PyTorch build to install when the venv has none. torch==2.13.0 is the CPU build on the
+# project's machines; elsewhere pass your own, e.g. `make setup TORCH_SPEC=torch` (CUDA on Linux).
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint docs bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[gui,export,dev]"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/modelbuilder check graphs/lenet5.yaml
+
+test: setup
+	$(BIN)/lint-imports --no-cache
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+docs: setup
+	$(BIN)/modelbuilder blocks --markdown > docs/blocks.md
+
+bench: setup
+	$(BIN)/python bench/compile_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

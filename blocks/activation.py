@@ -1,0 +1,140 @@
+"""Activations: element-wise non-linearities and softmax.
+
+All of them keep the shape and have no parameters; each builds PyTorch's own module so a
+compiled graph runs exactly as fast as hand-written PyTorch.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from blocks.params import Bool, Choice, Float, Int
+from blocks.registry import register
+from blocks.reshape import batch_dim, check_dim
+from blocks.spec import Block, Params, Shape
+
+
+class _Elementwise(Block):
+    category = "Activation"
+
+    def infer(self, p: Params, x: Shape) -> Shape:
+        return tuple(x)
+
+
+@register
+class ReLU(_Elementwise):
+    """Rectified linear unit: ``max(0, x)`` element-wise, the default CNN activation.
+
+    Negative values become zero, positive values pass unchanged; cheap and keeps gradients
+    alive for positive inputs. Shape: unchanged; no parameters.
+    ``inplace: true`` overwrites its input to save memory: only safe when nothing else
+    (for example a residual skip connection) reads that same tensor afterwards.
+    """
+
+    name = "relu"
+    params = {"inplace": Bool(False, doc="overwrite the input tensor (saves memory; unsafe if the input is reused)")}
+    examples = (
+        {"params": {}, "inputs": {"x": [3, 8, 8]}},
+        {"params": {"inplace": True}, "inputs": {"x": [10]}},
+    )
+
+    def build(self, p: Params, x: Shape) -> nn.Module:
+        return nn.ReLU(inplace=p.inplace)
+
+
+@register
+class LeakyReLU(_Elementwise):
+    """Leaky ReLU: ``x`` for positive inputs, ``negative_slope * x`` otherwise.
+
+    The small slope for negative inputs keeps a gradient flowing where a plain ReLU would be
+    stuck at zero ("dying ReLU"); common in GANs. Shape: unchanged; no parameters.
+    """
+
+    name = "leaky_relu"
+    params = {"negative_slope": Float(0.01, min=0.0, doc="slope used for negative inputs")}
+    key_params = ("negative_slope",)
+    examples = ({"params": {"negative_slope": 0.2}, "inputs": {"x": [4, 6, 6]}},)
+
+    def build(self, p: Params, x: Shape) -> nn.Module:
+        return nn.LeakyReLU(p.negative_slope)
+
+
+@register
+class GELU(_Elementwise):
+    """Gaussian error linear unit: ``x * Phi(x)``, the smooth ReLU used in transformers.
+
+    ``Phi`` is the standard normal CDF, so inputs are weighted by how likely they are to be
+    positive. ``approximate: tanh`` uses the faster tanh formula of the original BERT/GPT-2
+    code. Shape: unchanged; no parameters.
+    """
+
+    name = "gelu"
+    params = {"approximate": Choice("none", choices=("none", "tanh"), doc="'tanh' for the tanh approximation")}
+    key_params = ("approximate",)
+    examples = (
+        {"params": {}, "inputs": {"x": [5, 16]}},
+        {"params": {"approximate": "tanh"}, "inputs": {"x": [16]}},
+    )
+
+    def build(self, p: Params, x: Shape) -> nn.Module:
+        return nn.GELU(approximate=p.approximate)
+
+
+@register
+class Sigmoid(_Elementwise):
+    """Logistic sigmoid: ``1 / (1 + exp(-x))``, squashes each value into (0, 1).
+
+    Used for probabilities of independent yes/no outputs and for gates (LSTM, squeeze-and-
+    excitation). For training a classifier prefer raw logits with ``BCEWithLogitsLoss``.
+    Shape: unchanged; no parameters.
+    """
+
+    name = "sigmoid"
+    examples = ({"params": {}, "inputs": {"x": [1]}},)
+
+    def build(self, p: Params, x: Shape) -> nn.Module:
+        return nn.Sigmoid()
+
+
+@register
+class Tanh(_Elementwise):
+    """Hyperbolic tangent: squashes each value into (-1, 1), zero-centred.
+
+    ``tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x))``; the classic RNN activation and the
+    usual output of image generators that produce pixels in [-1, 1].
+    Shape: unchanged; no parameters.
+    """
+
+    name = "tanh"
+    examples = ({"params": {}, "inputs": {"x": [3, 4, 4]}},)
+
+    def build(self, p: Params, x: Shape) -> nn.Module:
+        return nn.Tanh()
+
+
+@register
+class Softmax(_Elementwise):
+    """Softmax along one axis: ``exp(x_i) / sum_j exp(x_j)``, turning scores into probabilities.
+
+    The values along ``dim`` become positive and sum to 1. ``dim`` counts per-sample axes
+    (the batch axis is not counted): ``-1``, the default, is the last axis, e.g. the classes
+    of ``[10]`` or each token's scores in ``[T, V]``; ``0`` is the first per-sample axis.
+    Shape: unchanged; no parameters. For training, feed raw logits to ``CrossEntropyLoss``
+    instead, which applies log-softmax itself.
+    """
+
+    name = "softmax"
+    params = {"dim": Int(-1, doc="per-sample axis to normalize over; -1 = last")}
+    key_params = ("dim",)
+    examples = (
+        {"params": {}, "inputs": {"x": [10]}},
+        {"params": {"dim": 0}, "inputs": {"x": [4, 7]}},
+        {"params": {"dim": -2}, "inputs": {"x": [3, 5, 6]}},
+    )
+
+    def infer(self, p: Params, x: Shape) -> Shape:
+        check_dim(p.dim, x, "softmax over dim")
+        return tuple(x)
+
+    def build(self, p: Params, x: Shape) -> nn.Module:
+        return nn.Softmax(dim=batch_dim(p.dim))

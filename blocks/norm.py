@@ -1,0 +1,128 @@
+"""Normalization: batch norm (1-D and 2-D) and layer norm."""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from blocks.params import Bool, Float, Int
+from blocks.registry import register
+from blocks.spec import Block, Cost, Params, Shape, ShapeError, expect_rank, format_shape
+
+
+def _batch_norm_params() -> dict:
+    return {
+        "eps": Float(1e-5, min=0.0, doc="added to the variance before the square root, for stability"),
+        "momentum": Float(0.1, min=0.0, max=1.0, optional=True,
+                          doc="weight of the current batch in the running statistics; null = plain average"),
+        "affine": Bool(True, doc="learn a scale (gamma) and shift (beta) per channel"),
+        "track_running_stats": Bool(True, doc="keep running mean/variance for evaluation mode"),
+    }
+
+
+class _BatchNorm(Block):
+    category = "Normalization"
+    key_params = ("affine",)
+    ranks: tuple[int, ...] = (3,)
+    axes = "channels, height, width"
+    module = nn.BatchNorm2d
+
+    def infer(self, p: Params, x: Shape) -> Shape:
+        expect_rank(x, self.ranks, self.axes)
+        return tuple(x)
+
+    def cost(self, p: Params, out: Shape, x: Shape) -> Cost:
+        # gamma and beta are trainable; the running mean/variance are buffers, not parameters.
+        return Cost(2 * x[0] if p.affine else 0, 0)
+
+    def build(self, p: Params, x: Shape) -> nn.Module:
+        return self.module(x[0], eps=p.eps, momentum=p.momentum, affine=p.affine,
+                           track_running_stats=p.track_running_stats)
+
+
+@register
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization for feature vectors ``[C]`` or sequences ``[C, L]``.
+
+    In training, each channel is normalized with the mean and variance over the batch
+    (and the length axis): ``y = (x - mean) / sqrt(var + eps) * gamma + beta``. Running
+    averages of mean and variance (buffers, not trained) replace the batch statistics in
+    evaluation mode, so call ``model.eval()`` before inference.
+    Shape: unchanged, ``[C] -> [C]`` or ``[C, L] -> [C, L]``. Parameters: ``2*C`` with ``affine``.
+    Put it after a linear or conv1d layer (usually with ``bias: false`` there) and before the activation.
+    """
+
+    name = "batch_norm1d"
+    params = _batch_norm_params()
+    ranks = (1, 2)
+    axes = "features, or channels and length"
+    module = nn.BatchNorm1d
+    examples = (
+        {"params": {}, "inputs": {"x": [16]}},
+        {"params": {"eps": 1e-3, "momentum": 0.01, "affine": False}, "inputs": {"x": [8, 20]}},
+    )
+
+
+@register
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization for images ``[C, H, W]``: the standard CNN normalizer.
+
+    Each channel is normalized with the mean and variance over the batch and all pixels,
+    then scaled and shifted by the learned ``gamma`` and ``beta``:
+    ``y = (x - mean) / sqrt(var + eps) * gamma + beta``. Running averages (buffers, not
+    trained) are used in evaluation mode. Shape: unchanged. Parameters: ``2*C`` with ``affine``.
+    Typical use: conv2d (``bias: false``) -> batch_norm2d -> relu.
+    """
+
+    name = "batch_norm2d"
+    params = _batch_norm_params()
+    ranks = (3,)
+    axes = "channels, height, width"
+    module = nn.BatchNorm2d
+    examples = (
+        {"params": {}, "inputs": {"x": [16, 8, 8]}},
+        {"params": {"momentum": None, "track_running_stats": True, "eps": 1e-3}, "inputs": {"x": [4, 5, 7]}},
+    )
+
+
+@register
+class LayerNorm(Block):
+    """Layer normalization over the last ``dims`` dimensions of each sample (transformers).
+
+    Unlike batch norm it uses no batch statistics: every position is normalized on its own,
+    ``y = (x - mean) / sqrt(var + eps) * gamma + beta``, with mean and variance taken over the
+    last ``dims`` dimensions, so it behaves the same in training and evaluation.
+    ``dims: 1`` on ``[T, D]`` normalizes each token's ``D`` features; ``dims: 3`` on
+    ``[C, H, W]`` normalizes whole images. Shape: unchanged.
+    Parameters: ``prod(normalized dims)`` each for ``gamma`` (``affine``) and ``beta`` (``bias``).
+    """
+
+    name = "layer_norm"
+    category = "Normalization"
+    params = {
+        "dims": Int(1, min=1, doc="how many trailing dimensions to normalize over"),
+        "eps": Float(1e-5, min=0.0, doc="added to the variance before the square root, for stability"),
+        "affine": Bool(True, doc="learn a scale (gamma) per normalized element"),
+        "bias": Bool(True, doc="learn a shift (beta) per normalized element (needs affine)"),
+    }
+    key_params = ("dims",)
+    examples = (
+        {"params": {}, "inputs": {"x": [10, 32]}},
+        {"params": {"dims": 2, "eps": 1e-6, "bias": False}, "inputs": {"x": [3, 6, 8]}},
+        {"params": {"affine": False, "bias": False}, "inputs": {"x": [12]}},
+    )
+
+    def infer(self, p: Params, x: Shape) -> Shape:
+        if len(x) < p.dims:
+            raise ShapeError(f"normalizes over the last {p.dims} dimensions, so expects at least {p.dims}"
+                             f" dimensions per sample, found {format_shape(x)}")
+        return tuple(x)
+
+    def cost(self, p: Params, out: Shape, x: Shape) -> Cost:
+        n = math.prod(x[len(x) - p.dims:])
+        return Cost(n * (int(p.affine) + int(p.affine and p.bias)), 0)
+
+    def build(self, p: Params, x: Shape) -> nn.Module:
+        return nn.LayerNorm(tuple(x[len(x) - p.dims:]), eps=p.eps, elementwise_affine=p.affine,
+                            bias=p.affine and p.bias)
