@@ -14,11 +14,12 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[gui,export,dev]"
+	$(BIN)/python -m pip install -q -e ".[gui,dev]"
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/modelbuilder check graphs/lenet5.yaml
+	$(BIN)/modelbuilder check --quiet graphs/lenet5.yaml
+	$(BIN)/modelbuilder train graphs/lenet5.yaml
 
 test: setup
 	$(BIN)/lint-imports --no-cache
@@ -29,6 +30,7 @@ docs: setup
 
 bench: setup
 	$(BIN)/python bench/compile_overhead.py
+	$(BIN)/python bench/train_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -314,8 +314,9 @@ class _Analyzer:
             if info.block is None:
                 continue
             if node.block != INPUT_BLOCK and node.id not in reachable and info.inputs:
-                self.report("no input reaches this node", node.id, severity="warning",
-                            hint="connect it to the graph or delete it")
+                if info.ok:  # else an error on it or upstream (bad reference, cycle) already says why
+                    self.report("no input reaches this node", node.id, severity="warning",
+                                hint="connect it to the graph or delete it")
             elif info.block.outputs and node.id not in consumed:
                 self.report("its output is not used by any node", node.id, severity="warning",
                             hint="connect it to an output node or delete it")
@@ -346,6 +347,7 @@ class _Analyzer:
             if bound[node_id]:
                 self.infer(node_id)
         self.check_structure()
+        self.problems = list(self.graph.load_warnings) + self.problems
         return Analysis(self.graph, self.infos, order, self.problems)
 
 

@@ -27,6 +27,20 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("graph", nargs="+", help="graph YAML file(s)")
     check.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     check.add_argument("--quiet", "-q", action="store_true", help="print only problems and totals")
+
+    train = sub.add_parser("train", help="train a graph into a run folder (settings from its training section)")
+    train.add_argument("graph", nargs="?", help="graph YAML file (not needed with --resume)")
+    train.add_argument("--epochs", type=int, help="total epochs (with --resume: train up to this many in all)")
+    train.add_argument("--batch-size", type=int, help="samples per step")
+    train.add_argument("--lr", type=float, help="learning rate")
+    train.add_argument("--optimizer", choices=("adam", "adamw", "sgd"))
+    train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    train.add_argument("--seed", type=int)
+    train.add_argument("--data", help="dataset name, overriding the graph's (e.g. digits)")
+    train.add_argument("--out", help="run folder (default runs/<graph>-<time>)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or finished run")
+    train.add_argument("--json-events", action="store_true", help="write the event stream as JSON lines on stdout")
+    train.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-epoch lines")
     return parser
 
 
@@ -54,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from builder.commands.check_cmd import run_check
 
             return run_check(args.graph, as_json=args.json, quiet=args.quiet)
+        if args.command == "train":
+            from builder.commands.train_cmd import run_train
+
+            return run_train(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

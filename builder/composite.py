@@ -78,18 +78,20 @@ class CompositeBlock(Block):
         return self.__doc__
 
     def _declare_params(self) -> dict:
+        from blocks import get_block
+
         declared = {}
         for name, targets in self.exposed.items():
-            node_id, _, param = targets[0].partition(".")
-            node = self.inner.nodes.get(node_id)
-            if node is None or node.block is None:
-                raise CompositeProblem(f"{self.path.name} exposes {name!r} as {targets[0]!r}, but has no such block node")
-            from blocks import get_block
-
-            decl = get_block(node.block).params.get(param)
-            if decl is None:
-                raise CompositeProblem(f"{self.path.name} exposes {name!r} as {targets[0]!r}, "
-                                       f"but {node.block} has no parameter {param!r}")
+            for target in reversed(targets):  # check every target; the first one declares the type
+                node_id, _, param = target.partition(".")
+                node = self.inner.nodes.get(node_id)
+                if node is None or node.block is None:
+                    why = "it is a graph node (only block parameters can be exposed)" if node else "it has no such node"
+                    raise CompositeProblem(f"{self.path.name} exposes {name!r} as {target!r}, but {why}")
+                decl = get_block(node.block).params.get(param)
+                if decl is None:
+                    raise CompositeProblem(f"{self.path.name} exposes {name!r} as {target!r}, "
+                                           f"but {node.block} has no parameter {param!r}")
             default = node.params.get(param, decl.default)
             declared[name] = replace(decl, default=default, doc=decl.doc or f"sets {', '.join(targets)}")
         return declared

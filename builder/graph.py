@@ -101,6 +101,8 @@ class Graph:
     # (node id, key or None) -> (line, column), 1-based, as found in the file.
     locations: dict[tuple[str, str | None], tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
     document: Any = field(default=None, compare=False, repr=False)
+    # warnings found while reading the file (e.g. an unusable layout section that was dropped)
+    load_warnings: list[Any] = field(default_factory=list, compare=False, repr=False)
 
     def add(self, node: Node) -> Node:
         self.nodes[node.id] = node

@@ -20,6 +20,7 @@ from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarfloat import ScalarFloat
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 
 from builder.atomic import write_atomic
 from builder.errors import GraphError, Problem
@@ -302,6 +303,19 @@ def normalize_inputs(raw: Any) -> Inputs | None:
     return None
 
 
+def _first_definition(text: str, key: str, duplicate: Any, mapping: Any) -> int | None:
+    """The line (1-based) where a duplicated block-style key first appears: ruamel only
+    marks where the enclosing mapping starts."""
+    lines = text.splitlines()
+    column = duplicate.column
+    for number in range(mapping.line, min(duplicate.line, len(lines))):
+        line = lines[number]
+        if not line[:column].strip() and line[column:].startswith(key) \
+                and line[column + len(key):].lstrip().startswith(":"):
+            return number + 1
+    return None
+
+
 def parse_graph(text: str, path: str | None = None) -> Graph:
     """A Graph from YAML text; GraphError listing every problem in the file."""
     reader = _Reader(path)
@@ -310,7 +324,10 @@ def parse_graph(text: str, path: str | None = None) -> Graph:
     except DuplicateKeyError as err:
         mark = err.problem_mark
         key = str(err.problem).split('"')[1] if '"' in str(err.problem) else "?"
-        raise GraphError([Problem(f"duplicate key {key!r}: it is already defined above (line {err.context_mark.line + 1})",
+        first = _first_definition(text, key, mark, err.context_mark)
+        where = f"already defined above (line {first})" if first else \
+            f"defined twice in the mapping that starts on line {err.context_mark.line + 1}"
+        raise GraphError([Problem(f"duplicate key {key!r}: it is {where}",
                                   file=path, line=mark.line + 1, column=mark.column + 1,
                                   hint="each key may appear once; rename or remove one of them")]) from None
     except MarkedYAMLError as err:
@@ -321,9 +338,13 @@ def parse_graph(text: str, path: str | None = None) -> Graph:
                                   hint="check indentation, brackets and quotes around this spot")]) from None
     except YAMLError as err:
         raise GraphError([Problem(f"malformed YAML: {err}", file=path)]) from None
+    except (TypeError, ValueError) as err:  # e.g. a '? {mapping}' key, which ruamel cannot hash
+        raise GraphError([Problem(f"malformed YAML: {err}", file=path,
+                                  hint="keys must be plain names; check for a stray '?'")]) from None
     graph = reader.read(doc)
     if graph is None or any(p.is_error for p in reader.problems):
         raise GraphError(reader.problems)
+    graph.load_warnings = list(reader.problems)  # reported again by every analysis
     return graph
 
 
@@ -340,17 +361,26 @@ def load_graph(path: str | Path) -> Graph:
 
 
 # ---------------------------------------------------------------------------- writing
+def _text(value: Any) -> Any:
+    """Text that ruamel would write unquoted but read back as something else, quoted:
+    ``?x`` and ``: x`` in flow lists, and line separators such as U+0085."""
+    if isinstance(value, str) and not isinstance(value, ScalarString) and (
+            value[:1] in ("?", ":") or any(c in value for c in "\x85\u2028\u2029")):
+        return DoubleQuotedScalarString(value)
+    return value
+
+
 def _flow(value: Any) -> Any:
     """A value as it should appear in a new file: lists and mappings in flow style."""
     if isinstance(value, dict):
-        out = CommentedMap((k, _flow(v)) for k, v in value.items())
+        out = CommentedMap((_text(k), _flow(v)) for k, v in value.items())
         out.fa.set_flow_style()
         return out
     if isinstance(value, (list, tuple)):
         out = CommentedSeq(_flow(v) for v in value)
         out.fa.set_flow_style()
         return out
-    return value
+    return _text(value)
 
 
 def _update_mapping(target: CommentedMap, values: dict[str, Any]) -> None:
@@ -401,7 +431,7 @@ def _sync_document(graph: Graph) -> CommentedMap:
         if value == default and (key == "description" or (key not in doc and graph.document is not None)):
             doc.pop(key, None)  # an empty description, or the default name a loaded file never spelled out
         else:
-            doc[key] = value
+            doc[key] = _text(value)
     nodes = doc.get("nodes")
     if not isinstance(nodes, CommentedMap):
         nodes = doc["nodes"] = CommentedMap()
@@ -437,7 +467,7 @@ def _sync_document(graph: Graph) -> CommentedMap:
 
 def _block_style(value: Any) -> Any:
     if isinstance(value, dict):
-        return CommentedMap((k, _block_style(v)) for k, v in value.items())
+        return CommentedMap((_text(k), _block_style(v)) for k, v in value.items())
     return _flow(value)
 
 

@@ -1,0 +1,337 @@
+"""Does a compiled graph train as fast as the same network written by hand in PyTorch?
+
+    .venv/bin/python bench/compile_overhead.py [--quick] [--device cpu|cuda] [--threads N]
+
+Times one training step (zero_grad, forward, cross-entropy loss, backward) of
+
+* LeNet-5, ``graphs/lenet5.yaml``, batch 64 of 1x32x32: tiny layers, so this measures
+  per-call overhead (module dispatch, the fx wrapper) more than arithmetic;
+* ResNet-18, ``graphs/resnet18.yaml`` compiled for 3x64x64 inputs, batch 8: a real
+  network with residual merges, where overhead should vanish in the convolutions,
+
+against the same architectures written by hand below as ordinary ``nn.Module`` classes
+(torchvision's ``BasicBlock`` layout for ResNet-18). Before timing it checks that both
+versions have the same parameter count, copies the compiled model's weights into the
+hand-written one and checks that they compute the same thing, so the comparison is
+like for like.
+
+It also times loading and checking (``load_graph`` + ``analyze``: parsing, validation and
+shape inference) of ``graphs/resnet50.yaml``, which the editor does on every edit.
+
+Output: one line per model with both times and ``compiled/handwritten``; then the
+resnet50 load+check time; the last line is ``ratio=<worst ratio>`` (3 decimals). Targets:
+ratio <= 1.03, load+check < 50 ms. Exit status 0 whatever the figures (it is a
+measurement, not a test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+import builder  # noqa: E402
+
+RATIO_TARGET = 1.03
+LOAD_TARGET_MS = 50.0
+
+
+# --- the hand-written references ---------------------------------------------------------
+
+class LeNet5(nn.Module):
+    """LeNet-5 as a PyTorch user writes it (tanh, average pooling, 61,706 parameters)."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5)
+        self.pool1 = nn.AvgPool2d(2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.pool2 = nn.AvgPool2d(2)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool1(torch.tanh(self.conv1(x)))
+        x = self.pool2(torch.tanh(self.conv2(x)))
+        x = torch.flatten(x, 1)
+        x = torch.tanh(self.fc1(x))
+        x = torch.tanh(self.fc2(x))
+        return self.fc3(x)
+
+
+class BasicBlock(nn.Module):
+    """torchvision's ``BasicBlock`` (torchvision/models/resnet.py), without the options."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False),
+                                            nn.BatchNorm2d(planes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class ResNet18(nn.Module):
+    """torchvision's ``resnet18`` layout: stem, four stages of two basic blocks, pool, fc."""
+
+    def __init__(self, num_classes: int = 1000) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = nn.Sequential(BasicBlock(64, 64), BasicBlock(64, 64))
+        self.layer2 = nn.Sequential(BasicBlock(64, 128, 2), BasicBlock(128, 128))
+        self.layer3 = nn.Sequential(BasicBlock(128, 256, 2), BasicBlock(256, 256))
+        self.layer4 = nn.Sequential(BasicBlock(256, 512, 2), BasicBlock(512, 512))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.fc(x)
+
+
+# --- setup -------------------------------------------------------------------------------
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def input_id(graph) -> str:
+    ids = [n.id for n in graph.nodes.values() if n.block == "input"]
+    if len(ids) != 1:
+        raise SystemExit(f"{graph.path}: expected one input node, found {ids}")
+    return ids[0]
+
+
+def compiled_model(path: Path, shape: list[int] | None, device: torch.device) -> nn.Module:
+    graph = builder.load_graph(path)
+    if shape is not None:
+        graph.nodes[input_id(graph)].params["shape"] = list(shape)
+    return builder.compile_graph(graph, device=device)
+
+
+def copy_weights(source: nn.Module, target: nn.Module) -> bool:
+    """Copy ``source``'s state into ``target`` entry by entry, in registration order.
+
+    Both follow the same layer order (torchvision's), so the i-th tensors correspond;
+    returns False (copying nothing) when the shapes do not line up one to one.
+    """
+    src, dst = source.state_dict(), target.state_dict()
+    if len(src) != len(dst) or any(a.shape != b.shape for a, b in zip(src.values(), dst.values())):
+        return False
+    target.load_state_dict(dict(zip(dst.keys(), src.values())))
+    return True
+
+
+def check_same(name: str, compiled: nn.Module, hand: nn.Module, example: torch.Tensor) -> str:
+    n_compiled, n_hand = count_params(compiled), count_params(hand)
+    assert n_compiled == n_hand, f"{name}: compiled has {n_compiled:,} parameters, hand-written {n_hand:,}"
+    if not copy_weights(compiled, hand):
+        return f"{n_compiled:,} parameters each (state dicts differ in layout: weights not copied)"
+    compiled.eval(), hand.eval()
+    with torch.no_grad():
+        a, b = compiled(example), hand(example)
+    compiled.train(), hand.train()
+    assert a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=1e-5), \
+        f"{name}: same weights but different outputs (max diff {(a - b).abs().max().item():.3g})"
+    return f"{n_compiled:,} parameters each, same weights, same outputs"
+
+
+# --- timing ------------------------------------------------------------------------------
+
+def make_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    """One training step without the optimizer: what the compiled code can affect."""
+
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+
+    return step
+
+
+def time_steps(step: Callable[[], None], iters: int, sync: Callable[[], None]) -> float:
+    """Seconds per step, averaged over ``iters`` back-to-back steps."""
+    sync()
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    sync()
+    return (time.perf_counter() - start) / iters
+
+
+def compare(steps: dict[str, Callable[[], None]], rounds: int, iters: int, warmup: int,
+            sync: Callable[[], None]) -> dict[str, list[float]]:
+    """Per-round seconds/step of each variant, run interleaved.
+
+    Every round runs each variant for ``iters`` steps, alternating which goes first (ABBA)
+    so that neither always runs in the other's wake (caches, allocator, CPU frequency). A
+    burst of machine noise therefore lands on both variants in the same round.
+    """
+    names = list(steps)
+    for name in names:  # warm-up: allocator caches, oneDNN primitives, lazy init
+        time_steps(steps[name], warmup, sync)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        gc.collect()
+        gc.disable()  # a collection in the middle of one variant's run would bias it
+        try:
+            for name in (names if r % 2 == 0 else names[::-1]):
+                times[name].append(time_steps(steps[name], iters, sync))
+        finally:
+            gc.enable()
+    return times
+
+
+def bench_model(name: str, compiled: nn.Module, hand: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                rounds: int, iters: int, warmup: int, sync: Callable[[], None]) -> float:
+    times = compare({"compiled": make_step(compiled, x, y), "handwritten": make_step(hand, x, y)},
+                    rounds, iters, warmup, sync)
+    # The statistic: the median over rounds of each variant's time per step, then their
+    # ratio. Noise on a shared machine only ever adds time and comes in bursts, so a few
+    # rounds are far too slow; the median ignores them (a mean would not), yet unlike the
+    # minimum it does not reward one lucky round. The paired ratio (median over rounds of
+    # compiled/handwritten within the same round) is printed as a cross-check: it cancels
+    # slow drift, since both variants of a round ran seconds apart.
+    med_c, med_h = statistics.median(times["compiled"]), statistics.median(times["handwritten"])
+    ratio = med_c / med_h
+    paired = statistics.median(c / h for c, h in zip(times["compiled"], times["handwritten"]))
+    spread = statistics.quantiles(times["handwritten"], n=4) if rounds >= 4 else [med_h, med_h, med_h]
+    print(f"{name}: compiled {med_c * 1e3:.3f} ms, handwritten {med_h * 1e3:.3f} ms per step "
+          f"(median of {rounds} rounds x {iters} steps; handwritten IQR {spread[0] * 1e3:.3f}-{spread[2] * 1e3:.3f} ms)")
+    print(f"{name}: compiled/handwritten = {ratio:.3f} (paired per-round median {paired:.3f})")
+    return ratio
+
+
+def bench_load(path: Path, runs: int) -> tuple[float, float]:
+    """Median milliseconds to load, validate and shape-infer ``path``, after a warm-up:
+    (wall clock, CPU time of this process). The work is single-threaded Python, so the
+    CPU time is what it would take on an idle machine; wall clock adds any waiting for a
+    busy CPU."""
+
+    def once() -> None:
+        analysis = builder.analyze(builder.load_graph(path))
+        assert analysis.ok, f"{path} does not check: {analysis.errors[0]}"
+
+    once()  # warm-up: imports, block registry, plugin discovery
+    wall, cpu = [], []
+    for _ in range(runs):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        once()
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall) * 1e3, statistics.median(cpu) * 1e3
+
+
+# --- main --------------------------------------------------------------------------------
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def busy_warning(threads: int) -> str | None:
+    """A warning when other processes compete for the CPU: then every figure is noisier
+    (the ratios stay fair, both variants suffer alike, but need more rounds to settle)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+    cores = os.cpu_count() or 1
+    if load > max(1.0, cores - threads + 0.5):
+        return (f"warning: load average {load:.1f} on {cores} cores: other processes compete for "
+                f"the CPU; times will be inflated and noisy")
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run, noisier figures)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, or auto")
+    parser.add_argument("--threads", type=int, default=available_cores(),
+                        help="torch intra-op threads, the same for both variants (default: the cores available)")
+    args = parser.parse_args(argv)
+
+    device = builder.resolve_device(args.device)
+    torch.set_num_threads(args.threads)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # same setting for both; picks kernels in warm-up
+    print(f"torch {torch.__version__}, device {device}"
+          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
+          + f", {torch.get_num_threads()} threads")
+    busy = busy_warning(args.threads)
+    if busy:
+        print(busy)
+
+    # (rounds, steps per round, warm-up steps); a round is a few tens of ms per variant on CPU
+    lenet_plan = (10, 10, 10) if args.quick else (60, 20, 40)
+    resnet_plan = (6, 2, 3) if args.quick else (40, 3, 6)
+    if device.type == "cuda":
+        lenet_plan = (10, 20, 20) if args.quick else (60, 50, 50)
+        resnet_plan = (10, 10, 10) if args.quick else (60, 20, 20)
+
+    generator = torch.Generator().manual_seed(0)
+    ratios = {}
+
+    # LeNet-5, batch 64
+    compiled = compiled_model(ROOT / "graphs/lenet5.yaml", None, device)
+    hand = LeNet5().to(device)
+    x = torch.randn(64, 1, 32, 32, generator=generator).to(device)
+    y = torch.randint(0, 10, (64,), generator=generator).to(device)
+    print(f"lenet5: {check_same('lenet5', compiled, hand, x)}")
+    ratios["lenet5"] = bench_model("lenet5", compiled, hand, x, y, *lenet_plan, sync)
+
+    # ResNet-18 at 3x64x64, batch 8
+    compiled = compiled_model(ROOT / "graphs/resnet18.yaml", [3, 64, 64], device)
+    hand = ResNet18().to(device)
+    x = torch.randn(8, 3, 64, 64, generator=generator).to(device)
+    y = torch.randint(0, 1000, (8,), generator=generator).to(device)
+    print(f"resnet18: {check_same('resnet18', compiled, hand, x)}")
+    ratios["resnet18"] = bench_model("resnet18", compiled, hand, x, y, *resnet_plan, sync)
+
+    runs = 5 if args.quick else 20
+    load_ms, load_cpu_ms = bench_load(ROOT / "graphs/resnet50.yaml", runs)
+    print(f"resnet50 load+check: {load_ms:.1f} ms (target < {LOAD_TARGET_MS:.0f} ms; "
+          f"CPU time {load_cpu_ms:.1f} ms; median of {runs})")
+
+    worst = max(ratios, key=ratios.get)
+    print(f"worst: {worst} (target <= {RATIO_TARGET:.2f})")
+    print(f"ratio={ratios[worst]:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

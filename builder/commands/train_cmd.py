@@ -1,0 +1,158 @@
+"""``modelbuilder train GRAPH.yaml``: train into a run folder, with a progress bar or a
+JSON-lines event stream, and PNG plots at the end."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from builder.data import DataError
+from builder.errors import GraphError
+from builder.training.checkpoint import CheckpointError
+from builder.training.engine import Trainer, TrainingError, problem_lines
+from builder.training.events import EventBus, JsonLinesWriter
+from builder.training.runs import RunFolder
+from builder.training.settings import SettingsError, resolve_settings
+from builder.yaml_format import load_graph, parse_graph
+
+EXIT_OK, EXIT_ERROR, EXIT_STOPPED = 0, 1, 130
+
+
+class ProgressPrinter:
+    """A tqdm bar over all steps, one line per epoch, warnings and errors on stderr."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar: Any = None
+        self.last_step = 0
+        self.epochs = 0
+
+    def __call__(self, event: dict) -> None:
+        kind = event["event"]
+        if kind == "run_started":
+            self.epochs = event["settings"]["epochs"]
+            self.last_step = event["start_step"]
+            self.write(f"training {event['graph']} ({event['params']:,} parameters) on {event['device']}: "
+                       f"{event['train_samples']:,} train / {event['val_samples']:,} validation samples")
+            if not self.quiet:
+                from tqdm import tqdm
+
+                total = self.epochs * event["steps_per_epoch"]
+                self.bar = tqdm(total=total, initial=event["start_step"], unit="step", dynamic_ncols=True,
+                                file=sys.stderr, leave=False)
+        elif kind == "step" and self.bar is not None:
+            self.bar.update(event["step"] - self.last_step)
+            self.last_step = event["step"]
+            rate = f"{event['samples_per_s']:,.0f}/s" if event.get("samples_per_s") else ""
+            self.bar.set_postfix_str(f"epoch {event['epoch'] + 1}/{self.epochs} loss {event['loss']:.4f} {rate}",
+                                     refresh=False)
+        elif kind == "epoch":
+            parts = [f"epoch {event['epoch']}/{self.epochs}", f"train loss {event['train_loss']:.4f}"]
+            if event.get("train_accuracy") is not None:
+                parts.append(f"acc {100 * event['train_accuracy']:.1f}%")
+            if event.get("val_loss") is not None:
+                parts.append(f"| val loss {event['val_loss']:.4f}")
+            if event.get("val_accuracy") is not None:
+                parts.append(f"acc {100 * event['val_accuracy']:.1f}%")
+            if event.get("samples_per_s"):
+                parts.append(f"| {event['samples_per_s']:,.0f} samples/s")
+            self.write("  ".join(parts))
+        elif kind == "warning":
+            node = f"node '{event['node']}': " if event.get("node") else ""
+            self.write(f"warning: {node}{event['message']}", err=True)
+        elif kind == "error":
+            hint = f"\n    hint: {event['hint']}" if event.get("hint") else ""
+            self.write(f"error: {event['message']}{hint}", err=True)
+        elif kind == "run_finished" and self.bar is not None:
+            self.bar.close()
+
+    def write(self, text: str, err: bool = False) -> None:
+        if self.quiet and not err:
+            return
+        stream = sys.stderr if err else sys.stdout
+        if self.bar is not None:
+            self.bar.clear()
+            print(text, file=stream, flush=True)
+            self.bar.refresh()
+        else:
+            print(text, file=stream, flush=True)
+
+
+def _load(args) -> tuple[Any, dict, RunFolder, bool]:
+    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
+                 "device": args.device, "seed": args.seed, "data": args.data}
+    if args.resume:
+        run = RunFolder(Path(args.resume))
+        if not run.last_state.exists():
+            raise TrainingError(f"{run.root} has no checkpoint to resume from ({run.last_state.name} is missing)",
+                                "resume a run folder that trained for at least one epoch or was stopped with Ctrl-C")
+        saved = run.read_json(run.settings)
+        # relative paths (data files, composite blocks) resolve against the original file
+        graph = parse_graph(run.graph.read_text(encoding="utf-8"), saved["graph_source"] or str(run.graph))
+        return graph, resolve_settings(saved["settings"], overrides), RunFolder.at(run.root), True
+    if not args.graph:
+        raise TrainingError("give a graph file to train, or --resume RUN_DIR")
+    graph = load_graph(args.graph)
+    settings = resolve_settings(graph.training, overrides)
+    run = RunFolder.at(Path(args.out)) if args.out else RunFolder.create(Path(settings["out"] or "runs"), graph.name)
+    return graph, settings, run, False
+
+
+def run_train(args) -> int:
+    try:
+        graph, settings, run, resume = _load(args)
+    except (GraphError, TrainingError, SettingsError) as err:
+        for line in problem_lines(err) if not isinstance(err, SettingsError) else [f"error: {err}"]:
+            print(line, file=sys.stderr)
+        return EXIT_ERROR
+    bus = EventBus()
+    if args.json_events:
+        bus.subscribe(JsonLinesWriter(sys.stdout))
+        printer = None
+    else:
+        printer = bus.subscribe(ProgressPrinter(args.quiet))
+    trainer = Trainer(graph, settings, run, bus=bus, resume=resume)
+    previous = _install_stop_handler(trainer, printer)
+    try:
+        summary = trainer.run()
+    except (GraphError, DataError, TrainingError, CheckpointError) as err:
+        lines = problem_lines(err)
+        for line in lines:
+            print(line, file=sys.stderr)
+        if args.json_events:
+            bus.emit("error", message="\n".join(lines), hint=None)
+        return EXIT_ERROR
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if not args.json_events:
+        _report(summary, run, trainer.plots)
+    return {"completed": EXIT_OK, "early_stopped": EXIT_OK, "stopped": EXIT_STOPPED}.get(summary["status"], EXIT_ERROR)
+
+
+def _install_stop_handler(trainer: Trainer, printer: ProgressPrinter | None):
+    def on_interrupt(signum, frame):
+        trainer.request_stop()
+        if printer is not None:
+            printer.write("stopping after this step and saving a checkpoint (Ctrl-C again to abort)", err=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    return signal.signal(signal.SIGINT, on_interrupt)
+
+
+def _report(summary: dict, run: RunFolder, plots: list[Path]) -> None:
+    final = summary["final"]
+    bits = []
+    if final.get("val_accuracy") is not None:
+        bits.append(f"validation accuracy {100 * final['val_accuracy']:.1f}%")
+    if final.get("val_loss") is not None:
+        bits.append(f"validation loss {final['val_loss']:.4f}")
+    rate = f", {summary['samples_per_s']:,.0f} samples/s" if summary.get("samples_per_s") else ""
+    print(f"{summary['status']}: {', '.join(bits) or 'no validation data'} after {summary['epochs']} epochs "
+          f"({summary['wall_seconds']:.1f} s{rate})")
+    print(f"run folder: {run.root}")
+    if plots:
+        print("plots: " + ", ".join(str(p) for p in plots))
+    if summary["status"] == "stopped":
+        print(f"resume with: modelbuilder train --resume {run.root}")

@@ -1,0 +1,116 @@
+"""Checkpoints that load without unpickling anything.
+
+Model weights are a plain safetensors file (``last.safetensors``, ``best.safetensors``)
+that any tool can read. Everything needed to resume exactly (optimizer and scheduler
+state, random-number generator states, counters) goes into ``last.state.safetensors``:
+its tensors are stored as tensors, and the nested structure around them as JSON in the
+file's metadata. Both are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from builder.atomic import write_atomic
+
+_TENSOR = "__tensor__"
+
+
+class CheckpointError(Exception):
+    """A checkpoint that is missing, truncated or does not fit the model."""
+
+
+def _split(value: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
+    """Replace tensors in a nested structure by references; collect them in ``tensors``."""
+    if isinstance(value, torch.Tensor):
+        tensors[path] = value.detach().contiguous().cpu()
+        return {_TENSOR: path}
+    if isinstance(value, dict):
+        return {"__dict__": [[_split(k, tensors, f"{path}.k{i}"), _split(v, tensors, f"{path}.{i}")]
+                             for i, (k, v) in enumerate(value.items())]}
+    if isinstance(value, (list, tuple)):
+        items = [_split(v, tensors, f"{path}.{i}") for i, v in enumerate(value)]
+        return {"__tuple__": items} if isinstance(value, tuple) else items
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot store {type(value).__name__} at {path} in a checkpoint")
+
+
+def _join(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(value, dict):
+        if _TENSOR in value:
+            return tensors[value[_TENSOR]]
+        if "__dict__" in value:
+            return {_join(k, tensors): _join(v, tensors) for k, v in value["__dict__"]}
+        if "__tuple__" in value:
+            return tuple(_join(v, tensors) for v in value["__tuple__"])
+    if isinstance(value, list):
+        return [_join(v, tensors) for v in value]
+    return value
+
+
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """Write a nested structure of tensors, numbers, text, lists and dicts."""
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = _split(state, tensors, "s")
+    write_atomic(path, st_save(tensors, metadata={"skeleton": json.dumps(skeleton)}))
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """Read what :func:`save_state` wrote; CheckpointError if it is missing or damaged."""
+    raw = _read(path)
+    try:
+        tensors = st_load(raw)
+        # safetensors layout: 8-byte little-endian header size, then a JSON header
+        header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
+        skeleton = json.loads(header["__metadata__"]["skeleton"])
+    except (SafetensorError, KeyError, ValueError) as err:
+        raise CheckpointError(f"{path}: not a valid training-state file ({err})") from None
+    return _join(skeleton, tensors)
+
+
+def save_weights(path: Path, model: torch.nn.Module) -> None:
+    """The model's state_dict as safetensors (tensors shared between keys are copied)."""
+    state = {k: v.detach().contiguous().cpu().clone() for k, v in model.state_dict().items()}
+    write_atomic(path, st_save(state, metadata={"format": "modelbuilder-weights-1"}))
+
+
+def load_weights(path: Path, model: torch.nn.Module) -> None:
+    """Load safetensors weights into ``model``, checking every name and shape first."""
+    try:
+        state = st_load(_read(path))
+    except SafetensorError as err:
+        raise CheckpointError(f"{path}: not a valid safetensors file ({err}); it may be truncated") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [f"{k}: file {list(state[k].shape)}, model {list(expected[k].shape)}"
+             for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+        if unexpected:
+            parts.append(f"unexpected {', '.join(unexpected[:5])}{' ...' if len(unexpected) > 5 else ''}")
+        if wrong:
+            parts.append(f"wrong shape {'; '.join(wrong[:5])}")
+        raise CheckpointError(f"{path} does not fit the graph: " + "; ".join(parts))
+    model.load_state_dict(state)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise CheckpointError(f"{path}: cannot read ({err.strerror})") from None
+    if data[:2] == b"\x80\x02" or data[:2] == b"PK":  # pickle protocol 2 / torch.save zip
+        raise CheckpointError(f"{path} is a pickle/torch.save file; only safetensors files are loaded, "
+                              "because unpickling can run arbitrary code")
+    return data

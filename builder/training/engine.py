@@ -1,0 +1,426 @@
+"""The training engine: one loop for the command line and the desktop app.
+
+It reports through an :class:`EventBus` and never prints. The hot loop keeps metrics on
+the device and reads them back only every ``log_every`` steps, so a GPU is never made to
+wait on every step. Stopping (Ctrl-C, the app's Stop button) is a request the loop
+honours between steps: it writes a checkpoint from which ``resume`` continues exactly as
+if the run had never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from builder.analysis import Analysis, analyze
+from builder.atomic import write_atomic
+from builder.compiler import compile_graph, resolve_device
+from builder.data import ArrayData, DataError, InputSpec, TaskData, load_data
+from builder.errors import GraphError, Problem
+from builder.graph import Graph
+from builder.training.checkpoint import CheckpointError, load_state, load_weights, save_state, save_weights
+from builder.training.diagnostics import GradientMonitor
+from builder.training.events import EventBus, JsonLinesWriter, read_events
+from builder.training.runs import RunFolder
+from builder.yaml_format import dump_graph
+
+
+class TrainingError(Exception):
+    """Training cannot start or go on: a message and a hint, never a traceback."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass
+class _Counters:
+    """Running sums of one epoch, kept on the device."""
+
+    loss: torch.Tensor
+    correct: torch.Tensor
+    seen: int = 0  # samples
+    items: int = 0  # predictions (samples x steps for per-step labels)
+
+    @classmethod
+    def zeros(cls, device: torch.device) -> _Counters:
+        return cls(torch.zeros((), device=device, dtype=torch.float64), torch.zeros((), device=device, dtype=torch.int64))
+
+
+def _loss_function(kind: str, choice: str) -> nn.Module:
+    if choice == "auto":
+        choice = "cross_entropy" if kind == "classification" else "mse"
+    return {"cross_entropy": nn.CrossEntropyLoss(), "mse": nn.MSELoss(), "bce": nn.BCEWithLogitsLoss()}[choice]
+
+
+class Trainer:
+    """Trains one graph into one run folder. Create it, subscribe to ``bus``, call ``run``."""
+
+    def __init__(self, graph: Graph, settings: dict[str, Any], run: RunFolder, *, bus: EventBus | None = None,
+                 resume: bool = False):
+        self.graph = graph
+        self.settings = settings
+        self.run_folder = run
+        self.bus = bus or EventBus()
+        self.resume = resume
+        self._stop = False
+        self.plots: list[Path] = []
+
+    def request_stop(self) -> None:
+        """Finish the current step, write a checkpoint and return (safe from a signal handler)."""
+        self._stop = True
+
+    # --- set-up -----------------------------------------------------------------------
+    def _prepare(self) -> None:
+        s = self.settings
+        self.analysis: Analysis = analyze(self.graph)
+        if not self.analysis.ok:
+            raise GraphError(self.analysis.problems)
+        outputs = self.analysis.output_ids
+        if len(outputs) != 1:
+            raise TrainingError(f"training needs exactly one output node, the graph has {len(outputs)}",
+                                "compute the loss on one output; remove or merge the others")
+        if not s["data"]:
+            raise TrainingError("no dataset: the graph's training section has no 'data'",
+                                "add e.g. 'training: {data: {name: digits}}' or pass --data digits")
+        self.output_shape = self.analysis.nodes[outputs[0]].shape
+        inputs = [InputSpec(i, tuple(self.analysis.nodes[i].shape), self.analysis.nodes[i].dtype)
+                  for i in self.analysis.input_ids]
+        base = Path(self.graph.path).resolve().parent if self.graph.path else Path.cwd()
+        self.data: TaskData = load_data(s["data"], inputs, tuple(self.output_shape), seed=s["seed"],
+                                        val_split=s["val_split"], base_dir=base)
+        self.device = resolve_device(s["device"])
+        self.model = compile_graph(self.graph, seed=s["seed"], device=self.device, analysis=self.analysis)
+        self.loss_fn = _loss_function(self.data.kind, s["loss"])
+        self.optimizer = self._optimizer()
+        self.steps_per_epoch = max(1, math.ceil(len(self.data.train) / s["batch_size"]))
+        self.scheduler, self.scheduler_per_step = self._scheduler()
+        self.amp_dtype = None
+        if s["amp"] and self.device.type == "cuda":
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.train_arrays = self._to_device(self.data.train)
+        self.val_arrays = self._to_device(self.data.val) if self.data.val is not None else None
+        torch.manual_seed(s["seed"])  # dropout and other global-RNG users (restored on resume)
+        self.shuffle = torch.Generator().manual_seed(s["seed"])
+        self.augment_rng = torch.Generator().manual_seed(s["seed"] + 1)
+        recurrent = [n for n in self.analysis.order if getattr(self.analysis.nodes[n].block, "category", "") == "Recurrent"]
+        trainable = [n for n, m in self.model.named_children() if any(p.requires_grad for p in m.parameters())]
+        self.monitor = GradientMonitor(self.model, trainable, recurrent, s["diagnostics_every"], self.bus.emit)
+        self.params = sum(p.numel() for p in self.model.parameters())
+
+    def _to_device(self, data: Any) -> ArrayData | None:
+        """Small in-memory datasets move to the device once, then batches are slices."""
+        if isinstance(data, ArrayData):
+            return ArrayData([t.to(self.device) for t in data.inputs], data.targets.to(self.device))
+        raise TrainingError("only in-memory datasets are supported by this trainer yet")
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        s = self.settings
+        params = self.model.parameters()
+        if s["optimizer"] == "sgd":
+            return torch.optim.SGD(params, lr=s["lr"], momentum=s["momentum"], nesterov=s["nesterov"] and s["momentum"] > 0,
+                                   weight_decay=s["weight_decay"])
+        if s["optimizer"] == "adamw":
+            return torch.optim.AdamW(params, lr=s["lr"], weight_decay=s["weight_decay"])
+        return torch.optim.Adam(params, lr=s["lr"], weight_decay=s["weight_decay"])
+
+    def _scheduler(self) -> tuple[Any, bool]:
+        s, opt = self.settings, self.optimizer
+        kind = s["schedule"]
+        if kind == "step":
+            return torch.optim.lr_scheduler.StepLR(opt, s["step_size"], s["gamma"]), False
+        if kind == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=s["epochs"]), False
+        if kind == "onecycle":
+            return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s["lr"], epochs=s["epochs"],
+                                                       steps_per_epoch=self.steps_per_epoch), True
+        if kind == "plateau":
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=s["gamma"], patience=2), False
+        return None, False
+
+    # --- state --------------------------------------------------------------------------
+    def _state(self, epoch: int, batch: int, step: int, epoch_shuffle: torch.Tensor, counters: _Counters,
+               best: float, stale: int, history: dict) -> dict:
+        return {
+            "epoch": epoch, "batch": batch, "step": step, "best_val_loss": best, "stale_epochs": stale,
+            "epoch_shuffle_state": epoch_shuffle, "shuffle_state": self.shuffle.get_state(),
+            "augment_state": self.augment_rng.get_state(), "torch_rng": torch.get_rng_state(),
+            "counters": {"loss": counters.loss, "correct": counters.correct, "seen": counters.seen, "items": counters.items},
+            "optimizer_kind": self.settings["optimizer"], "schedule_kind": self.settings["schedule"],
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "history": history,
+        }
+
+    def _checkpoint(self, state: dict, *, best: bool) -> None:
+        save_weights(self.run_folder.last_weights, self.model)
+        save_state(self.run_folder.last_state, state)
+        if best:
+            save_weights(self.run_folder.best_weights, self.model)
+        self.bus.emit("checkpoint", path=str(self.run_folder.last_weights), epoch=state["epoch"],
+                      step=state["step"], best=best)
+
+    # --- the loop -----------------------------------------------------------------------
+    def run(self) -> dict:
+        """Train; returns the summary (also written to summary.json). Raises GraphError,
+        DataError or TrainingError before the first step for anything that can't work."""
+        started = time.perf_counter()
+        self._prepare()
+        if not self.resume:
+            self._write_definition()
+        with open(self.run_folder.metrics, "a", encoding="utf-8") as metrics:
+            writer = self.bus.subscribe(JsonLinesWriter(metrics))
+            try:
+                summary = self._run(started)
+            finally:
+                self.bus.subscribers.remove(writer)
+        self._write_plots()
+        return summary
+
+    def _write_definition(self) -> None:
+        """The graph as trained and its resolved settings, so the run can be resumed or
+        reproduced even if the original file changes."""
+        write_atomic(self.run_folder.graph, dump_graph(self.graph))
+        source = str(Path(self.graph.path).resolve()) if self.graph.path else None
+        self.run_folder.write_json(self.run_folder.settings, {"graph_source": source, "settings": self.settings})
+
+    def _write_plots(self) -> None:
+        try:
+            from builder.training.plots import write_plots
+
+            self.plots = write_plots(self.run_folder.root, read_events(str(self.run_folder.metrics)))
+        except Exception as err:  # a plot must never cost the user a finished run
+            self.plots = []
+            warnings.warn(f"could not write plots: {err}", stacklevel=2)
+
+    def _run(self, started: float) -> dict:
+        s = self.settings
+        epoch, batch, step, best, stale = 0, 0, 0, math.inf, 0
+        history: dict = {"epochs": []}
+        counters = _Counters.zeros(self.device)
+        epoch_shuffle = self.shuffle.get_state()
+        if self.resume:
+            state = load_state(self.run_folder.last_state)
+            load_weights(self.run_folder.last_weights, self.model)
+            if state["optimizer_kind"] == s["optimizer"]:
+                self.optimizer.load_state_dict(state["optimizer"])
+                for group in self.optimizer.param_groups:  # a learning rate given on resume wins
+                    group["lr"] = s["lr"] if s["schedule"] == "none" else group["lr"]
+            else:
+                self.bus.emit("warning", node=None, message=f"the optimizer changed from {state['optimizer_kind']} "
+                              f"to {s['optimizer']}: its state (momentum, moments) starts afresh")
+            if self.scheduler is not None and state["scheduler"] is not None and state["schedule_kind"] == s["schedule"]:
+                self.scheduler.load_state_dict(state["scheduler"])
+            if state["scaler"] is not None:
+                self.scaler.load_state_dict(state["scaler"])
+            epoch, batch, step = state["epoch"], state["batch"], state["step"]
+            best, stale, history = state["best_val_loss"], state["stale_epochs"], state["history"]
+            epoch_shuffle = state["epoch_shuffle_state"]
+            self.shuffle.set_state(state["shuffle_state"])
+            self.augment_rng.set_state(state["augment_state"])
+            torch.set_rng_state(state["torch_rng"])
+            c = state["counters"]
+            counters = _Counters(c["loss"].to(self.device), c["correct"].to(self.device), c["seen"], c["items"])
+        self.bus.emit("run_started", run_dir=str(self.run_folder.root), graph=self.graph.name, settings=s,
+                      device=str(self.device), params=self.params, train_samples=len(self.data.train),
+                      val_samples=len(self.data.val) if self.data.val is not None else 0,
+                      steps_per_epoch=self.steps_per_epoch, start_epoch=epoch, start_step=step)
+        status = "completed"
+        try:
+            status, epoch, batch, step, best, stale = self._loop(epoch, batch, step, best, stale, history,
+                                                                  counters, epoch_shuffle)
+        finally:
+            self.monitor.flush()
+            self.monitor.close()
+        summary = self._summary(history, status, time.perf_counter() - started)
+        self.run_folder.write_json(self.run_folder.summary, summary)
+        self.bus.emit("run_finished", status=status, summary=summary)
+        return summary
+
+    def _loop(self, epoch, batch, step, best, stale, history, counters, epoch_shuffle):
+        s = self.settings
+        model, train = self.model, self.train_arrays
+        n = len(train.targets)
+        bs = s["batch_size"]
+        log_every = s["log_every"]
+        autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext())
+        while epoch < s["epochs"]:
+            if batch == 0:
+                epoch_shuffle = self.shuffle.get_state()
+                counters = _Counters.zeros(self.device)
+            self.shuffle.set_state(epoch_shuffle)  # the same permutation when resuming mid-epoch
+            order = torch.randperm(n, generator=self.shuffle).to(self.device)
+            model.train()
+            epoch_started, epoch_samples = time.perf_counter(), 0
+            window_loss, window_started = torch.zeros((), device=self.device), time.perf_counter()
+            window_steps, window_samples = 0, 0
+            while batch < self.steps_per_epoch:
+                index = order[batch * bs:(batch + 1) * bs]
+                xs = [t[index] for t in train.inputs]
+                y = train.targets[index]
+                if self.data.augment is not None:
+                    xs[0] = self.data.augment(xs[0], self.augment_rng)
+                self.monitor.before_forward(step)
+                with autocast:
+                    out = model(*xs)
+                    loss = self._loss(out, y)
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                self.monitor.after_backward(step)
+                self._clip()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                if self.scheduler_per_step:
+                    self.scheduler.step()
+                detached = loss.detach()
+                counters.loss += detached.double() * len(y)
+                counters.seen += len(y)
+                if self.data.kind == "classification":
+                    counters.correct += (out.detach().argmax(-1) == y).sum()
+                    counters.items += y.numel()
+                window_loss += detached
+                window_steps += 1
+                window_samples += len(y)
+                epoch_samples += len(y)
+                batch += 1
+                step += 1
+                if step % log_every == 0 or batch == self.steps_per_epoch:
+                    mean_loss = (window_loss / window_steps).item()  # the one sync per log interval
+                    elapsed = time.perf_counter() - window_started
+                    self.bus.emit("step", epoch=epoch, step=step, loss=mean_loss, lr=self._lr(),
+                                  samples_per_s=window_samples / elapsed if elapsed > 0 else None)
+                    if not math.isfinite(mean_loss):
+                        self._fail_nan(step, epoch)
+                        return "failed", epoch, batch, step, best, 0
+                    window_loss.zero_()
+                    window_started, window_steps, window_samples = time.perf_counter(), 0, 0
+                if self._stop:
+                    self._checkpoint(self._state(epoch, batch, step, epoch_shuffle, counters, best, stale, history),
+                                     best=False)
+                    return "stopped", epoch, batch, step, best, stale
+            train_seconds = time.perf_counter() - epoch_started
+            record = self._end_epoch(epoch, step, counters, train_seconds, epoch_samples)
+            history["epochs"].append(record)
+            val = record["val_loss"] if record["val_loss"] is not None else record["train_loss"]
+            if not math.isfinite(val):
+                self._fail_nan(step, epoch)
+                return "failed", epoch, batch, step, best, stale
+            improved = val < best
+            best, stale = (val, 0) if improved else (best, stale + 1)
+            if self.scheduler is not None and not self.scheduler_per_step:
+                self.scheduler.step(val) if s["schedule"] == "plateau" else self.scheduler.step()
+            epoch, batch = epoch + 1, 0
+            self._checkpoint(self._state(epoch, 0, step, self.shuffle.get_state(), _Counters.zeros(self.device),
+                                         best, stale, history), best=improved)
+            self.monitor.flush()
+            if s["early_stopping"] and stale >= s["early_stopping"]:
+                self.bus.emit("warning", message=f"early stopping: no better validation loss for {stale} epochs",
+                              node=None)
+                return "early_stopped", epoch, batch, step, best, stale
+            if self._stop:
+                return "stopped", epoch, batch, step, best, stale
+        return "completed", epoch, batch, step, best, stale
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.loss_fn, nn.CrossEntropyLoss) and out.dim() > 2:
+            return self.loss_fn(out.reshape(-1, out.shape[-1]), y.reshape(-1))  # per-step labels
+        if not isinstance(self.loss_fn, nn.CrossEntropyLoss):
+            return self.loss_fn(out, y.to(out.dtype).reshape(out.shape))
+        return self.loss_fn(out, y)
+
+    def _clip(self) -> None:
+        s = self.settings
+        if s["clip_norm"] is None and s["clip_value"] is None:
+            return
+        self.scaler.unscale_(self.optimizer)
+        if s["clip_norm"] is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), s["clip_norm"])
+        if s["clip_value"] is not None:
+            nn.utils.clip_grad_value_(self.model.parameters(), s["clip_value"])
+
+    def _lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def _fail_nan(self, step: int, epoch: int) -> None:
+        last = self.run_folder.last_weights
+        kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written before it"
+        self.bus.emit("error", message=f"the loss became NaN or infinite at step {step} (epoch {epoch + 1}); {kept}",
+                      hint="lower the learning rate, or set clip_norm (e.g. 1.0)")
+
+    @torch.no_grad()
+    def _evaluate(self) -> tuple[float | None, float | None, float | None]:
+        if self.val_arrays is None or len(self.val_arrays.targets) == 0:
+            return None, None, None
+        self.model.eval()
+        data, bs = self.val_arrays, max(256, self.settings["batch_size"])
+        total, correct, top5, items = torch.zeros((), dtype=torch.float64, device=self.device), 0, 0, 0
+        n = len(data.targets)
+        for start in range(0, n, bs):
+            xs = [t[start:start + bs] for t in data.inputs]
+            y = data.targets[start:start + bs]
+            out = self.model(*xs)
+            total += self._loss(out, y).double() * len(y)
+            if self.data.kind == "classification":
+                correct += (out.argmax(-1) == y).sum()
+                if out.shape[-1] >= 10:
+                    top5 += (out.topk(5, dim=-1).indices == y.unsqueeze(-1)).any(-1).sum()
+                items += y.numel()
+        self.model.train()
+        loss = float(total / n)
+        if not items:
+            return loss, None, None
+        return loss, float(correct) / items, (float(top5) / items if top5 else None)
+
+    def _end_epoch(self, epoch: int, step: int, counters: _Counters, seconds: float, samples: int) -> dict:
+        train_loss = float(counters.loss / max(counters.seen, 1))
+        train_acc = float(counters.correct) / counters.items if counters.items else None
+        val_loss, val_acc, val_top5 = self._evaluate()
+        record = {"epoch": epoch + 1, "step": step, "train_loss": train_loss, "train_accuracy": train_acc,
+                  "val_loss": val_loss, "val_accuracy": val_acc, "lr": self._lr(), "seconds": seconds,
+                  "samples_per_s": samples / seconds if seconds > 0 else None}
+        if val_top5 is not None:
+            record["val_top5"] = val_top5
+        self.bus.emit("epoch", **record)
+        return record
+
+    def _summary(self, history: dict, status: str, wall: float) -> dict:
+        epochs = history["epochs"]
+        last = epochs[-1] if epochs else {}
+
+        def best(key: str, pick) -> float | None:
+            values = [e[key] for e in epochs if e.get(key) is not None]
+            return pick(values) if values else None
+
+        rates = [e["samples_per_s"] for e in epochs if e.get("samples_per_s")]
+        return {
+            "graph": self.graph.name, "status": status, "epochs": len(epochs),
+            "final": {k: last.get(k) for k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")},
+            "best": {"train_loss": best("train_loss", min), "val_loss": best("val_loss", min),
+                     "train_accuracy": best("train_accuracy", max), "val_accuracy": best("val_accuracy", max)},
+            "samples_per_s": sum(rates) / len(rates) if rates else None,
+            "device": str(self.device), "params": self.params, "wall_seconds": wall,
+            "data": self.data.description,
+        }
+
+
+def problem_lines(err: Exception) -> list[str]:
+    """Human lines for anything that stops a run before it starts."""
+    if isinstance(err, GraphError):
+        return [str(p) for p in err.problems]
+    if isinstance(err, DataError):
+        return [str(err)]
+    if isinstance(err, TrainingError):
+        return [f"error: {err}" + (f"\n    hint: {err.hint}" if err.hint else "")]
+    if isinstance(err, CheckpointError):
+        return [f"error: {err}"]
+    return [str(Problem(str(err)))]

@@ -1,0 +1,83 @@
+"""Training settings: one schema for the graph's ``training`` section, the CLI flags and the
+desktop app's settings form.
+
+Settings are declared with the same typed parameters as blocks, so validation messages,
+defaults and the app's editors come from one place. Precedence: defaults < the graph's
+``training`` section < command-line flags.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from blocks.params import Bool, Choice, Float, Int, Param, ParamError, Text
+
+SETTINGS: dict[str, Param] = {
+    "epochs": Int(10, min=1, doc="passes over the training data"),
+    "batch_size": Int(64, min=1, doc="samples per optimizer step"),
+    "optimizer": Choice("adam", choices=("adam", "adamw", "sgd"), doc="update rule"),
+    "lr": Float(1e-3, min=0.0, doc="learning rate"),
+    "momentum": Float(0.9, min=0.0, max=1.0, doc="SGD momentum"),
+    "nesterov": Bool(False, doc="Nesterov momentum (SGD)"),
+    "weight_decay": Float(0.0, min=0.0, doc="L2 penalty (decoupled for adamw)"),
+    "schedule": Choice("none", choices=("none", "step", "cosine", "onecycle", "plateau"),
+                       doc="learning-rate schedule"),
+    "step_size": Int(10, min=1, doc="epochs between decays (step schedule)"),
+    "gamma": Float(0.1, min=0.0, max=1.0, doc="decay factor (step and plateau schedules)"),
+    "clip_norm": Float(None, optional=True, min=0.0, doc="clip the total gradient norm to this"),
+    "clip_value": Float(None, optional=True, min=0.0, doc="clip each gradient element to +-this"),
+    "loss": Choice("auto", choices=("auto", "cross_entropy", "mse", "bce"),
+                   doc="auto: cross-entropy for classes, MSE for regression"),
+    "early_stopping": Int(0, min=0, doc="stop after this many epochs without a better val loss (0 = off)"),
+    "val_split": Float(0.2, min=0.0, max=0.9, doc="share of the data held out for validation"),
+    "device": Choice("auto", choices=("auto", "cpu", "cuda", "mps"), doc="auto: CUDA, then MPS, then CPU"),
+    "amp": Bool(True, doc="mixed precision on CUDA (ignored on CPU)"),
+    "seed": Int(0, min=0, doc="seed for weights, data split and shuffling"),
+    "diagnostics_every": Int(20, min=0, doc="gradient statistics every N steps (0 = off)"),
+    "log_every": Int(10, min=1, doc="step events every N steps"),
+    "workers": Int(0, min=0, doc="data-loading worker processes (image folders)"),
+    "out": Text(None, optional=True, doc="run folder (default runs/<graph>-<time>)"),
+}
+# ``data`` (the dataset spec) is validated by builder.data; it is a mapping, not a scalar.
+DATA_KEY = "data"
+
+
+@dataclass(frozen=True)
+class SettingsError(Exception):
+    """A bad training setting: which one and why."""
+
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"training setting {self.key!r}: {self.message}"
+
+
+def resolve_settings(section: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None = None
+                     ) -> dict[str, Any]:
+    """Defaults, then the graph's ``training`` section, then ``overrides`` (CLI flags that
+    were given). Raises SettingsError for the first unknown or invalid setting."""
+    merged: dict[str, Any] = {}
+    for source in (section or {}, {k: v for k, v in (overrides or {}).items() if v is not None}):
+        merged.update(source)
+    resolved: dict[str, Any] = {}
+    for key, value in merged.items():
+        if key == DATA_KEY:
+            if not isinstance(value, (Mapping, str)):
+                raise SettingsError(key, "expected a dataset name or a mapping such as {name: digits}")
+            resolved[key] = dict(value) if isinstance(value, Mapping) else {"name": value}
+            continue
+        decl = SETTINGS.get(key)
+        if decl is None:
+            close = difflib.get_close_matches(key, list(SETTINGS) + [DATA_KEY], n=1)
+            raise SettingsError(key, "unknown setting" + (f"; did you mean {close[0]!r}?" if close else ""))
+        try:
+            resolved[key] = decl.check(value)
+        except ParamError as err:
+            raise SettingsError(key, str(err)) from None
+    for key, decl in SETTINGS.items():
+        resolved.setdefault(key, decl.default)
+    resolved.setdefault(DATA_KEY, None)
+    return resolved
