@@ -61,7 +61,7 @@ class _ConvND(Block):
         axes = "channels, length" if self.dims == 1 else "channels, height, width"
         expect_rank(x, self.dims + 1, axes)
         if p.in_channels is not None and x[0] != p.in_channels:
-            raise ShapeError(f"expects {p.in_channels} input channels, found {x[0]} (input {format_shape(x)})")
+            raise ShapeError(f"expects {p.in_channels} input channels, found {x[0]}")
         if x[0] % p.groups:
             raise ShapeError(f"input channels ({x[0]}) must be divisible by groups ({p.groups}), found input {format_shape(x)}")
         if p.padding == "same":

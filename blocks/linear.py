@@ -25,12 +25,14 @@ class Linear(Block):
     name = "linear"
     category = "Linear"
     params = {
+        "in_features": Int(None, optional=True, min=1,
+                           doc="expected size of the input's last axis; null (default) takes it from the input"),
         "out_features": Int(min=1, doc="size of each output vector"),
         "bias": Bool(True, doc="add a learned bias per output feature"),
     }
     key_params = ("out_features",)
     examples = (
-        {"params": {"out_features": 10}, "inputs": {"x": [84]}},
+        {"params": {"out_features": 10, "in_features": 84}, "inputs": {"x": [84]}},
         {"params": {"out_features": 12, "bias": False}, "inputs": {"x": [5, 16]}},
         {"params": {"out_features": 3}, "inputs": {"x": [2, 4, 6]}},
     )
@@ -38,6 +40,8 @@ class Linear(Block):
     def infer(self, p: Params, x: Shape) -> Shape:
         if len(x) < 1:
             raise ShapeError(f"expects at least 1 dimension per sample (features last), found {format_shape(x)}")
+        if p.in_features is not None and x[-1] != p.in_features:
+            raise ShapeError(f"expects {p.in_features} input features but receives {x[-1]}")
         return (*x[:-1], p.out_features)
 
     def cost(self, p: Params, out: Shape, x: Shape) -> Cost:

@@ -112,7 +112,8 @@ def load_adding(options: dict[str, Any], ctx: Context) -> Samples:
     Predicting the mean (1.0) gives MSE ~0.167; a model that solves it goes far below.
 
     The input is ``[T, 2]`` (float32); T comes from the graph. Options: ``samples`` (default
-    4000), ``length`` (must agree with the graph), ``limit``, ``val_split``.
+    10000: an LSTM needs about 1,000 steps before it breaks away from the mean), ``length``
+    (must agree with the graph), ``limit``, ``val_split``.
     """
     ctx.require_inputs(["sequence"])
     spec = ctx.inputs[0]
@@ -221,7 +222,7 @@ SOURCES = [
            {"vocab": Int(None, optional=True, min=2, doc="symbols (default min(8, output size))"),
             "samples": _SAMPLES, "length": _LENGTH}),
     Source("adding", "synthetic: the adding problem (sum of the two marked values; regression)",
-           load_adding, {"samples": _SAMPLES, "length": _LENGTH}),
+           load_adding, {"samples": Int(10000, min=1, doc="how many sequences to generate"), "length": _LENGTH}),
     Source("sentiment", "synthetic: two-class bag-of-words 'reviews' as token ids",
            load_sentiment,
            {"vocab": Int(100, min=4, doc="vocabulary size including padding 0"),

@@ -11,7 +11,12 @@ import torch
 from blocks.params import Text
 from builder.data.arrays import count
 from builder.data.errors import DataError
-from builder.data.images import IMAGE_SUFFIXES, image_layout, pixels_to_tensor, read_image
+from builder.data.images import (
+    IMAGE_SUFFIXES,
+    image_layout,
+    pixels_to_tensor,
+    read_image,
+)
 from builder.data.source import IMAGE_OPTIONS, Context, Samples, Source
 
 

@@ -9,9 +9,10 @@ The shared work (splitting, normalization, checks against the graph) happens onc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

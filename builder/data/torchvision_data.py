@@ -23,7 +23,7 @@ from builder.data.source import IMAGE_OPTIONS, Context, Samples, Source
 
 def _datasets():
     try:
-        import torchvision.datasets as datasets
+        from torchvision import datasets
     except ImportError:
         raise DataError("torchvision: torchvision is not installed",
                         hint="install torchvision (the build that matches your torch), or use the folder or "

@@ -502,6 +502,21 @@ def test_shape_mismatch_names_node_source_and_shape():
     assert "shapes" in problem.hint
 
 
+def test_declared_feature_count_mismatch_names_both_nodes_and_shapes():
+    text = """\
+    format: 1
+    nodes:
+      image: {block: input, params: {shape: [16, 4, 4]}}
+      flatten: {block: flatten, inputs: [image]}
+      fc1: {block: linear, params: {in_features: 400, out_features: 120}, inputs: [flatten]}
+      out: {block: output, inputs: [fc1]}
+    """
+    problem = only_error(textwrap.dedent(text))
+    assert problem.node == "fc1" and problem.line == 5
+    assert problem.message == ("linear expects 400 input features but receives 256; "
+                               "input 'x' from 'flatten' [256]")
+
+
 def test_wrong_rank_names_expected_and_found():
     problem = only_error(edit("shape: [3, 16, 16]", "shape: [3, 16]"))
     assert problem.node == "conv1"
