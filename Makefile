@@ -23,7 +23,7 @@ demo: setup
 
 test: setup
 	$(BIN)/lint-imports --no-cache
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q
 
 docs: setup
 	$(BIN)/modelbuilder blocks --markdown > docs/blocks.md

@@ -20,8 +20,8 @@ shape inference) of ``graphs/resnet50.yaml``, which the editor does on every edi
 
 Output: one line per model with both times and ``compiled/handwritten``; then the
 resnet50 load+check time; the last line is ``ratio=<worst ratio>`` (3 decimals). Targets:
-ratio <= 1.03, load+check < 50 ms. Exit status 0 whatever the figures (it is a
-measurement, not a test).
+ratio <= 1.03, load+check < 50 ms. The exit status is 0 whatever the figures (it is a
+measurement, not a test), unless a like-for-like check fails.
 """
 
 from __future__ import annotations
@@ -32,17 +32,18 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+import torch.nn.functional as F
+from torch import nn
 
-import builder  # noqa: E402
+import builder
 
 RATIO_TARGET = 1.03
 LOAD_TARGET_MS = 50.0
@@ -147,9 +148,9 @@ def copy_weights(source: nn.Module, target: nn.Module) -> bool:
     returns False (copying nothing) when the shapes do not line up one to one.
     """
     src, dst = source.state_dict(), target.state_dict()
-    if len(src) != len(dst) or any(a.shape != b.shape for a, b in zip(src.values(), dst.values())):
+    if len(src) != len(dst) or any(a.shape != b.shape for a, b in zip(src.values(), dst.values(), strict=True)):
         return False
-    target.load_state_dict(dict(zip(dst.keys(), src.values())))
+    target.load_state_dict(dict(zip(dst.keys(), src.values(), strict=True)))
     return True
 
 
@@ -158,16 +159,37 @@ def check_same(name: str, compiled: nn.Module, hand: nn.Module, example: torch.T
     assert n_compiled == n_hand, f"{name}: compiled has {n_compiled:,} parameters, hand-written {n_hand:,}"
     if not copy_weights(compiled, hand):
         return f"{n_compiled:,} parameters each (state dicts differ in layout: weights not copied)"
-    compiled.eval(), hand.eval()
+    compiled.eval()
+    hand.eval()
     with torch.no_grad():
         a, b = compiled(example), hand(example)
-    compiled.train(), hand.train()
-    assert a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=1e-5), \
-        f"{name}: same weights but different outputs (max diff {(a - b).abs().max().item():.3g})"
+    compiled.train()
+    hand.train()
+    # CPU kernels agree to rounding; on a GPU, TF32 convolutions and cuDNN picking its
+    # algorithms per model allow a larger (still tiny against the logits' scale) difference.
+    tolerance = 1e-4 if example.device.type == "cpu" else 1e-2
+    diff = (a - b).abs().max().item()
+    assert a.shape == b.shape and diff <= tolerance * max(1.0, a.abs().max().item()), \
+        f"{name}: same weights but different outputs (max difference {diff:.3g})"
     return f"{n_compiled:,} parameters each, same weights, same outputs"
 
 
 # --- timing ------------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    """How long to time one model."""
+
+    rounds: int  # at most this many rounds
+    iters: int  # steps per variant per round
+    warmup: int  # untimed steps per variant first
+    budget_s: float  # stop starting rounds after this many seconds ...
+    min_rounds: int = 8  # ... once this many are done
+
+
+def no_sync() -> None:
+    """The CPU's work is done when the call returns: nothing to wait for."""
+
 
 def make_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
     """One training step without the optimizer: what the compiled code can affect."""
@@ -181,55 +203,75 @@ def make_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[]
 
 
 def time_steps(step: Callable[[], None], iters: int, sync: Callable[[], None]) -> float:
-    """Seconds per step, averaged over ``iters`` back-to-back steps."""
+    """The median of ``iters`` back-to-back steps, each timed on its own, in seconds.
+
+    On a GPU each step is synchronized so that it is timed whole; the launch queue then
+    drains between steps, which costs both variants the same.
+    """
+    samples = []
     sync()
-    start = time.perf_counter()
     for _ in range(iters):
+        start = time.perf_counter()
         step()
-    sync()
-    return (time.perf_counter() - start) / iters
+        sync()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
 
 
-def compare(steps: dict[str, Callable[[], None]], rounds: int, iters: int, warmup: int,
-            sync: Callable[[], None]) -> dict[str, list[float]]:
+def compare(steps: dict[str, Callable[[], None]], plan: Plan, sync: Callable[[], None]) -> dict[str, list[float]]:
     """Per-round seconds/step of each variant, run interleaved.
 
-    Every round runs each variant for ``iters`` steps, alternating which goes first (ABBA)
-    so that neither always runs in the other's wake (caches, allocator, CPU frequency). A
-    burst of machine noise therefore lands on both variants in the same round.
+    Every round runs each variant for ``plan.iters`` steps, alternating which goes first
+    (ABBA) so that neither always runs in the other's wake (caches, allocator, CPU
+    frequency); a burst of machine noise therefore lands on both variants in the same or
+    the next round. Rounds stop at ``plan.rounds`` or, after ``plan.min_rounds``, when
+    ``plan.budget_s`` seconds are spent, so a busy machine does not stretch the run.
     """
     names = list(steps)
     for name in names:  # warm-up: allocator caches, oneDNN primitives, lazy init
-        time_steps(steps[name], warmup, sync)
+        for _ in range(plan.warmup):
+            steps[name]()
+    sync()
     times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(rounds):
+    deadline = time.perf_counter() + plan.budget_s
+    for r in range(plan.rounds):
+        if r >= plan.min_rounds and time.perf_counter() > deadline:
+            break
         gc.collect()
         gc.disable()  # a collection in the middle of one variant's run would bias it
         try:
             for name in (names if r % 2 == 0 else names[::-1]):
-                times[name].append(time_steps(steps[name], iters, sync))
+                times[name].append(time_steps(steps[name], plan.iters, sync))
         finally:
             gc.enable()
     return times
 
 
 def bench_model(name: str, compiled: nn.Module, hand: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                rounds: int, iters: int, warmup: int, sync: Callable[[], None]) -> float:
-    times = compare({"compiled": make_step(compiled, x, y), "handwritten": make_step(hand, x, y)},
-                    rounds, iters, warmup, sync)
-    # The statistic: the median over rounds of each variant's time per step, then their
-    # ratio. Noise on a shared machine only ever adds time and comes in bursts, so a few
-    # rounds are far too slow; the median ignores them (a mean would not), yet unlike the
-    # minimum it does not reward one lucky round. The paired ratio (median over rounds of
-    # compiled/handwritten within the same round) is printed as a cross-check: it cancels
-    # slow drift, since both variants of a round ran seconds apart.
-    med_c, med_h = statistics.median(times["compiled"]), statistics.median(times["handwritten"])
-    ratio = med_c / med_h
-    paired = statistics.median(c / h for c, h in zip(times["compiled"], times["handwritten"]))
-    spread = statistics.quantiles(times["handwritten"], n=4) if rounds >= 4 else [med_h, med_h, med_h]
-    print(f"{name}: compiled {med_c * 1e3:.3f} ms, handwritten {med_h * 1e3:.3f} ms per step "
-          f"(median of {rounds} rounds x {iters} steps; handwritten IQR {spread[0] * 1e3:.3f}-{spread[2] * 1e3:.3f} ms)")
-    print(f"{name}: compiled/handwritten = {ratio:.3f} (paired per-round median {paired:.3f})")
+                plan: Plan, sync: Callable[[], None]) -> float:
+    times = compare({"compiled": make_step(compiled, x, y), "handwritten": make_step(hand, x, y)}, plan, sync)
+    # The statistic: "min of medians". Each round yields a variant's median step time
+    # (immune to one step that the OS interrupted); the figure is the smallest of these
+    # over all rounds, and the ratio is compiled's over handwritten's. Noise from other
+    # processes only ever adds time, and it is not mild: on 2 cores shared with another
+    # busy process, a step whose 2 OpenMP threads wait for each other at every barrier
+    # was measured 25x slower (13 ms -> 300+ ms), so the distribution of round times is
+    # bimodal and its median tells how busy the machine was more than what the code
+    # costs. The quietest round of each variant estimates the intrinsic cost, and taking
+    # it over a median of several steps (not the single fastest step) keeps a lucky
+    # outlier from deciding it. The median over rounds and the paired ratio (median over
+    # rounds of compiled/handwritten within a round, which cancels slow drift) are
+    # printed as cross-checks; on a quiet machine all three agree.
+    comp, hand_t = times["compiled"], times["handwritten"]
+    best_c, best_h = min(comp), min(hand_t)
+    ratio = best_c / best_h
+    med_c, med_h = statistics.median(comp), statistics.median(hand_t)
+    paired = statistics.median(c / h for c, h in zip(comp, hand_t, strict=True))
+    print(f"{name}: compiled {best_c * 1e3:.2f} ms, handwritten {best_h * 1e3:.2f} ms per step "
+          f"(min over {len(comp)} rounds of the median of {plan.iters} steps; "
+          f"medians over rounds {med_c * 1e3:.2f} / {med_h * 1e3:.2f} ms)")
+    print(f"{name}: compiled/handwritten = {ratio:.3f} "
+          f"(median over rounds {med_c / med_h:.3f}, paired per-round median {paired:.3f})")
     return ratio
 
 
@@ -285,8 +327,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     device = builder.resolve_device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: this PyTorch build sees no CUDA device")
     torch.set_num_threads(args.threads)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = no_sync
+    if device.type == "cuda":
+        sync = torch.cuda.synchronize
+    elif device.type == "mps":
+        sync = torch.mps.synchronize
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # same setting for both; picks kernels in warm-up
     print(f"torch {torch.__version__}, device {device}"
@@ -296,12 +344,15 @@ def main(argv: list[str] | None = None) -> int:
     if busy:
         print(busy)
 
-    # (rounds, steps per round, warm-up steps); a round is a few tens of ms per variant on CPU
-    lenet_plan = (10, 10, 10) if args.quick else (60, 20, 40)
-    resnet_plan = (6, 2, 3) if args.quick else (40, 3, 6)
-    if device.type == "cuda":
-        lenet_plan = (10, 20, 20) if args.quick else (60, 50, 50)
-        resnet_plan = (10, 10, 10) if args.quick else (60, 20, 20)
+    # On 2 cores a LeNet-5 step takes ~8 ms and a ResNet-18 step ~110 ms, so the default
+    # plans take about 40 s each; the time budgets cap them on a busy machine.
+    if args.quick:
+        lenet_plan, resnet_plan = Plan(12, 5, 10, 6.0, 4), Plan(6, 2, 3, 10.0, 4)
+    else:
+        lenet_plan, resnet_plan = Plan(150, 10, 30, 35.0), Plan(60, 3, 6, 45.0)
+    if device.type != "cpu":  # milliseconds a step: more of them, and time for cuDNN's autotuning
+        lenet_plan, resnet_plan = ((Plan(10, 10, 20, 5.0, 4), Plan(10, 10, 20, 5.0, 4)) if args.quick else
+                                   (Plan(200, 20, 50, 30.0), Plan(200, 10, 50, 30.0)))
 
     generator = torch.Generator().manual_seed(0)
     ratios = {}
@@ -312,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     x = torch.randn(64, 1, 32, 32, generator=generator).to(device)
     y = torch.randint(0, 10, (64,), generator=generator).to(device)
     print(f"lenet5: {check_same('lenet5', compiled, hand, x)}")
-    ratios["lenet5"] = bench_model("lenet5", compiled, hand, x, y, *lenet_plan, sync)
+    ratios["lenet5"] = bench_model("lenet5", compiled, hand, x, y, lenet_plan, sync)
 
     # ResNet-18 at 3x64x64, batch 8
     compiled = compiled_model(ROOT / "graphs/resnet18.yaml", [3, 64, 64], device)
@@ -320,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     x = torch.randn(8, 3, 64, 64, generator=generator).to(device)
     y = torch.randint(0, 1000, (8,), generator=generator).to(device)
     print(f"resnet18: {check_same('resnet18', compiled, hand, x)}")
-    ratios["resnet18"] = bench_model("resnet18", compiled, hand, x, y, *resnet_plan, sync)
+    ratios["resnet18"] = bench_model("resnet18", compiled, hand, x, y, resnet_plan, sync)
 
     runs = 5 if args.quick else 20
     load_ms, load_cpu_ms = bench_load(ROOT / "graphs/resnet50.yaml", runs)

@@ -11,10 +11,12 @@ the same figures into its Qt canvases and ``write_plots`` renders them with Agg 
 from __future__ import annotations
 
 import io
+import itertools
 import math
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
+import numpy as np
 from matplotlib import colormaps, colors
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -90,6 +92,8 @@ def _label_size(fig: Figure, rows: int, share: float = 0.85) -> float:
 
 def _loss_label(events: list[dict]) -> str:
     name = str(_settings(events).get("loss", ""))
+    if name in ("", "auto", "None") and any(e.get("train_accuracy") is not None for e in _of(events, "epoch")):
+        name = "cross_entropy"  # 'auto' picks cross-entropy for classification, the runs with an accuracy
     if name in ("cross_entropy", "bce"):
         return "loss (cross-entropy, nats per sample)"
     if name == "mse":
@@ -103,6 +107,7 @@ def _epoch_axis(ax, events: list[dict]) -> None:
     if per_epoch:
         top = ax.secondary_xaxis("top", functions=(lambda s: s / per_epoch, lambda e: e * per_epoch))
         top.set_xlabel("epoch", fontsize=SMALL)
+        top.xaxis.set_major_locator(MaxNLocator(integer=True))
         top.tick_params(labelsize=SMALL)
 
 
@@ -220,8 +225,6 @@ def _bars(ax, fig: Figure, event: dict, nodes: list[str], warned: set[str]) -> N
 
 
 def _heatmap(ax, fig: Figure, gradients: list[dict], nodes: list[str], warned: set[str], labels: bool) -> None:
-    import numpy as np
-
     steps = [float(e.get("step", i)) for i, e in enumerate(gradients)]
     grid = np.full((len(nodes), len(steps)), np.nan)
     row = {n: i for i, n in enumerate(nodes)}
@@ -231,7 +234,7 @@ def _heatmap(ax, fig: Figure, gradients: list[dict], nodes: list[str], warned: s
             if norm is not None and norm > 0:
                 grid[row[node], j] = math.log10(norm)
     if len(steps) > 1:
-        middles = [(a + b) / 2 for a, b in zip(steps, steps[1:])]
+        middles = [(a + b) / 2 for a, b in itertools.pairwise(steps)]
         edges = [steps[0] - (middles[0] - steps[0])] + middles + [steps[-1] + (steps[-1] - middles[-1])]
     else:
         edges = [steps[0] - 0.5, steps[0] + 0.5]
@@ -369,5 +372,12 @@ def write_plots(run_dir: Path, events: list[dict]) -> list[Path]:
     return written
 
 
-__all__ = ["draw_loss", "draw_accuracy", "draw_gradient_bars", "draw_gradient_heatmap", "draw_gradient_flow",
-           "draw_timestep_gradients", "write_plots"]
+__all__ = [
+    "draw_accuracy",
+    "draw_gradient_bars",
+    "draw_gradient_flow",
+    "draw_gradient_heatmap",
+    "draw_loss",
+    "draw_timestep_gradients",
+    "write_plots",
+]

@@ -288,10 +288,11 @@ def test_the_rnn_gradient_vanishes_over_40_steps_and_the_lstm_gradient_does_not(
     rnn, lstm = log_ratios(rnn_events), log_ratios(lstm_events)
     assert sorted(rnn) == sorted(lstm) == list(range(0, 150, 10))
     gaps = [lstm[s] - rnn[s] for s in rnn]
-    # the RNN's first step gets a gradient orders of magnitude smaller, relative to its last
-    # step, than the LSTM's: typically 1e-11 against 1e-3 at the start of training
-    assert statistics.median(gaps) >= 3, (rnn, lstm)
-    assert gaps[0] >= 5, (rnn, lstm)
+    # relative to its last time step, the RNN's first time step gets a gradient orders of
+    # magnitude smaller than the LSTM's at every recorded step: at the start of training
+    # about 1e-11 against 0.8 (forget_bias 3.0), measured gaps 7.7 to 10.8 orders
+    assert min(gaps) >= 3, (rnn, lstm)
+    assert statistics.median(gaps) >= 6, (rnn, lstm)
     # and the monitor says so, to the RNN only
     warned = {w["node"]: w["message"] for w in of(rnn_events, "warning")}
     assert "lstm or gru" in warned.get("rnn", ""), warned
