@@ -9,8 +9,7 @@ stays fast and does not import torch until it is needed. Never imports Qt.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from builder.lazy import lazy_exports
 
 _EXPORTS = {
     "Graph": "builder.graph", "Node": "builder.graph", "Ref": "builder.graph", "FORMAT_VERSION": "builder.graph",
@@ -24,14 +23,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'builder' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("builder", globals(), _EXPORTS)

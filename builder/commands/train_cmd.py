@@ -101,10 +101,6 @@ def _load(args) -> tuple[Any, dict, RunFolder, bool]:
 
 
 def run_train(args) -> int:
-    import torch
-
-    # Before torch starts its worker threads, which inherit this setting: see Trainer._prepare.
-    torch.set_flush_denormal(True)
     try:
         graph, settings, run, resume = _load(args)
     except (GraphError, TrainingError, SettingsError) as err:

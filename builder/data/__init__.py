@@ -15,8 +15,7 @@ import torch. Never imports Qt.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from builder.lazy import lazy_exports
 
 _EXPORTS = {
     "DataError": "builder.data.errors",
@@ -31,14 +30,4 @@ __all__ = ["SOURCES", "ArrayData", "DataError", "InputSpec", "TaskData", "apply_
            "load_data", "load_image"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'builder.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("builder.data", globals(), _EXPORTS)

@@ -99,12 +99,6 @@ class Trainer:
         self.data: TaskData = load_data(s["data"], inputs, tuple(self.output_shape), seed=s["seed"],
                                         val_split=s["val_split"], base_dir=base)
         self.device = resolve_device(s["device"])
-        if self.device.type == "cpu":
-            # Denormal floats (e.g. tiny gradients through 40 LSTM steps) run ~100x slower on
-            # x86 CPUs: measured here, an LSTM epoch took 85 s instead of 0.5 s. GPUs and other
-            # frameworks flush them to zero already. This covers the calling thread and the
-            # worker threads started after it; `modelbuilder train` sets it before any work.
-            torch.set_flush_denormal(True)
         self.model = compile_graph(self.graph, seed=s["seed"], device=self.device, analysis=self.analysis)
         self.loss_fn = _loss_function(self.data.kind, s["loss"])
         self.optimizer = self._optimizer()
