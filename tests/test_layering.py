@@ -31,3 +31,16 @@ def test_help_does_not_import_torch():
         "assert 'torch' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_gui_uses_only_the_public_api_of_builder():
+    """gui/ imports ``builder`` (its public names) but none of builder's modules."""
+    import ast
+
+    offenders = []
+    for path in (ROOT / "gui").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] \
+                if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.startswith("builder.")]
+    assert not offenders, offenders

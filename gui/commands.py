@@ -1,0 +1,143 @@
+"""Undo commands: the only code that changes a document's graph.
+
+Each command is built by :class:`gui.document.GraphDocument` with the complete state it
+sets and the state it restores, for just the nodes it touches (never a snapshot of the
+whole graph): ``redo`` applies the one, ``undo`` the other, through the document's
+``_apply_*`` methods, which change the graph and then emit the change signals. Because the
+states are computed when the edit is made, undo restores the graph exactly (node order,
+input style, layout entries) and redo reproduces the edit exactly.
+
+``QUndoStack.push`` calls ``redo`` at once; the document re-runs the analysis after the
+stack's index changes, so a macro of many commands is analyzed once.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Optional
+
+from PySide6.QtGui import QUndoCommand
+
+from builder import Node
+
+if TYPE_CHECKING:
+    from gui.document import GraphDocument
+
+Position = tuple[int, int]
+
+# QUndoCommand ids of the commands that merge with their predecessor (-1: never merge)
+MOVE_ID = 1001
+SET_PARAM_ID = 1002
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """One node as a command sets it: its content, its place in file order and its
+    position on the canvas (None: none in the layout). ``index`` is where the node is
+    inserted when it is not in the graph; a node already there keeps its place."""
+
+    node: Node
+    index: int
+    position: Optional[Position] = None
+
+
+# id -> the state the node gets, or None: the node is removed
+NodeStates = dict[str, Optional[NodeState]]
+
+
+def _owned(states: NodeStates) -> NodeStates:
+    """Deep copies: a command's states must not share lists with the live graph."""
+    return {i: replace(s, node=copy.deepcopy(s.node)) if s is not None else None for i, s in states.items()}
+
+
+class NodesCommand(QUndoCommand):
+    """Sets some nodes (adds, replaces or removes them, with their layout positions).
+
+    ``layout_none_*`` record whether the graph had no layout section at all, so that an
+    undo that removes the last position restores ``layout: None`` rather than ``{}``.
+    """
+
+    def __init__(self, document: GraphDocument, text: str, before: NodeStates, after: NodeStates,
+                 layout_none_before: bool, layout_none_after: bool):
+        super().__init__(text)
+        self.document = document
+        self.before, self.after = _owned(before), _owned(after)
+        self.layout_none_before, self.layout_none_after = layout_none_before, layout_none_after
+
+    def redo(self) -> None:
+        self.document._apply_nodes(self.after, self.layout_none_after)
+
+    def undo(self) -> None:
+        self.document._apply_nodes(self.before, self.layout_none_before)
+
+
+class SetParamCommand(NodesCommand):
+    """A parameter change. Consecutive changes of the same parameter of the same node
+    (typing in a spin box) merge into one undo step; one that ends where it started
+    disappears from the stack."""
+
+    def __init__(self, document: GraphDocument, text: str, before: NodeStates, after: NodeStates,
+                 key: tuple[str, str]):
+        super().__init__(document, text, before, after, False, False)
+        self.key = key
+
+    def id(self) -> int:
+        return SET_PARAM_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, SetParamCommand) or other.key != self.key:
+            return False
+        self.after = other.after
+        self.setObsolete(self.after == self.before)
+        return True
+
+
+class PositionsCommand(QUndoCommand):
+    """Sets node positions. Moves (``mergeable``) of the same set of nodes merge into one
+    undo step, so a drag that the canvas reports in several steps undoes at once; a
+    layout (auto layout, not mergeable) is always its own step."""
+
+    def __init__(self, document: GraphDocument, text: str, before: dict[str, Optional[Position]],
+                 after: dict[str, Optional[Position]], layout_none_before: bool, mergeable: bool):
+        super().__init__(text)
+        self.document = document
+        self.before, self.after = before, after
+        self.layout_none_before = layout_none_before
+        self.mergeable = mergeable
+
+    def id(self) -> int:
+        return MOVE_ID if self.mergeable else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not (isinstance(other, PositionsCommand) and other.mergeable and other.after.keys() == self.after.keys()):
+            return False
+        self.after = other.after
+        self.setObsolete(self.after == self.before)
+        return True
+
+    def redo(self) -> None:
+        self.document._apply_positions(self.after, False)
+
+    def undo(self) -> None:
+        self.document._apply_positions(self.before, self.layout_none_before)
+
+
+class RenameCommand(QUndoCommand):
+    """Renames a node and rewrites every reference to it: other nodes' inputs, its layout
+    entry, and ``expose`` targets. ``inputs_*`` hold the inputs of every node whose
+    references change, keyed by the ids they have in that state."""
+
+    def __init__(self, document: GraphDocument, old: str, new: str, inputs_before: dict, inputs_after: dict,
+                 expose_before: Optional[dict], expose_after: Optional[dict]):
+        super().__init__(f"Rename {old} to {new}")
+        self.document = document
+        self.old, self.new = old, new
+        self.inputs_before, self.inputs_after = inputs_before, inputs_after
+        self.expose_before, self.expose_after = expose_before, expose_after
+
+    def redo(self) -> None:
+        self.document._apply_rename(self.old, self.new, self.inputs_after, self.expose_after)
+
+    def undo(self) -> None:
+        self.document._apply_rename(self.new, self.old, self.inputs_before, self.expose_before)
