@@ -23,8 +23,7 @@ the trainer does between or after epochs, are not in the figure. A run's through
 its total samples over its total training seconds.
 
 The variants run interleaved, one run of each per round (order rotated round to round),
-after a discarded warm-up round, all with the same ``torch.set_num_threads`` (and
-denormals flushed to zero, as the trainer sets for CPU runs); each variant's figure is
+after a discarded warm-up round, all with the same ``torch.set_num_threads``; each variant's figure is
 the median over rounds (default 11), and the ratio of medians is cross-checked by the
 median of per-round (paired) ratios. Before timing, the hand-written model gets the
 compiled graph's initial weights and the same shuffling seed as the trainer, and after
@@ -210,9 +209,6 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (3 if args.quick else 11)
 
     torch.set_num_threads(args.threads)
-    # The trainer turns flush-to-zero of denormal floats on for CPU runs, process-wide; turn
-    # it on up front so that every run, the hand-written ones included, computes alike.
-    torch.set_flush_denormal(True)
     print(f"torch {torch.__version__}, cpu, {torch.get_num_threads()} threads; {load_line(args.threads)}")
 
     graph = load_graph(GRAPH)

@@ -53,7 +53,7 @@ class _Counters:
 
     @classmethod
     def zeros(cls, device: torch.device) -> _Counters:
-        return cls(torch.zeros((), device=device, dtype=torch.float64), torch.zeros((), device=device, dtype=torch.int64))
+        return cls(torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.int64))
 
 
 def _loss_function(kind: str, choice: str) -> nn.Module:
@@ -259,8 +259,8 @@ class Trainer:
             batches = training_batches(self.train_data, order, batch, bs, self.device, s["workers"])
             model.train()
             epoch_started, epoch_samples = time.perf_counter(), 0
-            window_loss, window_started = torch.zeros((), device=self.device), time.perf_counter()
-            window_steps, window_samples = 0, 0
+            window_start_loss, window_started = counters.loss.clone(), time.perf_counter()
+            window_samples = 0
             for xs, y in batches:
                 if self.data.augment is not None:
                     xs[0] = self.data.augment(xs[0], self.augment_rng)
@@ -280,20 +280,18 @@ class Trainer:
                 self.scaler.update()
                 if self.scheduler_per_step:
                     self.scheduler.step()
-                detached = loss.detach()
-                counters.loss += detached.double() * len(y)
+                counters.loss += loss.detach() * len(y)  # summed on the device: no sync
                 counters.seen += len(y)
                 if self.data.kind == "classification":
                     counters.correct += (out.detach().argmax(-1) == y).sum()
                     counters.items += y.numel()
-                window_loss += detached
-                window_steps += 1
                 window_samples += len(y)
                 epoch_samples += len(y)
                 batch += 1
                 step += 1
                 if step % log_every == 0 or batch == self.steps_per_epoch:
-                    mean_loss = (window_loss / window_steps).item()  # the one sync per log interval
+                    # the one device sync per log interval
+                    mean_loss = ((counters.loss - window_start_loss) / window_samples).item()
                     self.monitor.flush()  # the device just synced: live gradient plots cost nothing more
                     elapsed = time.perf_counter() - window_started
                     self.bus.emit("step", epoch=epoch, step=step, loss=mean_loss, lr=self._lr(),
@@ -301,8 +299,8 @@ class Trainer:
                     if not math.isfinite(mean_loss):
                         self._fail_nan(step, epoch)
                         return "failed", epoch, batch, step, best, 0
-                    window_loss.zero_()
-                    window_started, window_steps, window_samples = time.perf_counter(), 0, 0
+                    window_start_loss = counters.loss.clone()
+                    window_started, window_samples = time.perf_counter(), 0
                 if self._stop:
                     self._checkpoint(self._state(epoch, batch, step, epoch_shuffle, counters, best, stale, history),
                                      best=False)
