@@ -44,34 +44,13 @@ import torch.nn.functional as F
 from torch import nn
 
 import builder
+from handwritten import LeNet5  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 RATIO_TARGET = 1.03
 LOAD_TARGET_MS = 50.0
 
 
 # --- the hand-written references ---------------------------------------------------------
-
-class LeNet5(nn.Module):
-    """LeNet-5 as a PyTorch user writes it (tanh, average pooling, 61,706 parameters)."""
-
-    def __init__(self, num_classes: int = 10) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5)
-        self.pool1 = nn.AvgPool2d(2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.pool2 = nn.AvgPool2d(2)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool1(torch.tanh(self.conv1(x)))
-        x = self.pool2(torch.tanh(self.conv2(x)))
-        x = torch.flatten(x, 1)
-        x = torch.tanh(self.fc1(x))
-        x = torch.tanh(self.fc2(x))
-        return self.fc3(x)
-
 
 class BasicBlock(nn.Module):
     """torchvision's ``BasicBlock`` (torchvision/models/resnet.py), without the options."""

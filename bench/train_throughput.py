@@ -66,6 +66,7 @@ from builder.training.engine import Trainer  # noqa: E402
 from builder.training.events import EventBus  # noqa: E402
 from builder.training.runs import RunFolder  # noqa: E402
 from builder.training.settings import resolve_settings  # noqa: E402
+from handwritten import LeNet5  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 GRAPH = ROOT / "graphs/lenet5.yaml"
 RATIO_TARGET = 0.95
@@ -74,28 +75,6 @@ STARTUP_TARGET_S = 0.5
 
 
 # --- the hand-written reference ------------------------------------------------------------
-
-class LeNet5(nn.Module):
-    """LeNet-5 as a PyTorch user writes it (tanh, average pooling, 61,706 parameters)."""
-
-    def __init__(self, num_classes: int = 10) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5)
-        self.pool1 = nn.AvgPool2d(2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.pool2 = nn.AvgPool2d(2)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool1(torch.tanh(self.conv1(x)))
-        x = self.pool2(torch.tanh(self.conv2(x)))
-        x = torch.flatten(x, 1)
-        x = torch.tanh(self.fc1(x))
-        x = torch.tanh(self.fc2(x))
-        return self.fc3(x)
-
 
 def train_handwritten(x: torch.Tensor, y: torch.Tensor, init: dict[str, torch.Tensor], *, epochs: int,
                       batch_size: int, lr: float, seed: int) -> tuple[float, nn.Module]:

@@ -13,7 +13,7 @@ from builder.lazy import lazy_exports
 
 _EXPORTS = {
     "Graph": "builder.graph", "Node": "builder.graph", "Ref": "builder.graph", "FORMAT_VERSION": "builder.graph",
-    "id_problem": "builder.graph",
+    "id_problem": "builder.graph", "assign_to_ports": "builder.graph",
     "Problem": "builder.errors", "GraphError": "builder.errors",
     "load_graph": "builder.yaml_format", "parse_graph": "builder.yaml_format",
     "save_graph": "builder.yaml_format", "dump_graph": "builder.yaml_format",

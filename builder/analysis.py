@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from blocks import Block, Cost, Params, Shape, ShapeError, UnknownBlockError, format_shape, get_block
 from builder.errors import Problem
-from builder.graph import Graph, Node, Ref
+from builder.graph import Graph, Node, Ref, assign_to_ports
 
 INPUT_BLOCK = "input"
 OUTPUT_BLOCK = "output"
@@ -162,13 +162,7 @@ class _Analyzer:
                 bound[port_name] = refs
         else:
             refs = [Ref.parse(v) for v in node.inputs]
-            position = 0
-            for port in ports:
-                if position >= len(refs):
-                    break
-                take = len(refs) - position if port.variadic else 1
-                bound[port.name] = refs[position:position + take]
-                position += take
+            bound, position = assign_to_ports(refs, ports)
             if position < len(refs):
                 wanted = ", ".join(p.name + ("..." if p.variadic else "") for p in ports) or "no inputs"
                 self.report(f"too many inputs: {block.name} takes {wanted}, found {len(refs)} references",

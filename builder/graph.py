@@ -41,6 +41,21 @@ def id_problem(node_id: str) -> str | None:
     return None
 
 
+def assign_to_ports(refs: list, ports) -> tuple[dict[str, list], int]:
+    """Inputs written as a list, in port order: a plain port takes one reference and a
+    variadic port all that remain. Returns the references per port name and how many
+    were used (fewer than ``len(refs)`` when there are more references than ports)."""
+    bound: dict[str, list] = {}
+    position = 0
+    for port in ports:
+        if position >= len(refs):
+            break
+        take = len(refs) - position if port.variadic else 1
+        bound[port.name] = refs[position:position + take]
+        position += take
+    return bound, position
+
+
 @dataclass(frozen=True)
 class Ref:
     """A reference to a node's output: ``node`` (its first port) or ``node.port``."""

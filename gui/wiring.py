@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from blocks import Port, UnknownBlockError, get_block
-from builder import Node, Ref
+from builder import Node, Ref, assign_to_ports
 
 Bound = dict[str, list[str]]  # input port -> reference texts, in order
 
@@ -36,14 +36,8 @@ def bind(inputs: list | dict, ports: Sequence[Port]) -> Bound | None:
         if any(name not in names for name in inputs):
             return None
         return {name: list(value) if isinstance(value, list) else [value] for name, value in inputs.items()}
-    refs, bound, position = list(inputs), {}, 0
-    for port in ports:
-        if position >= len(refs):
-            break
-        take = len(refs) - position if port.variadic else 1
-        bound[port.name] = refs[position:position + take]
-        position += take
-    return bound if position == len(refs) else None
+    bound, used = assign_to_ports(list(inputs), ports)
+    return bound if used == len(inputs) else None
 
 
 def encode(bound: Bound, ports: Sequence[Port], like: list | dict) -> list | dict:
