@@ -410,7 +410,7 @@ def problem_lines(err: Exception) -> list[str]:
     if isinstance(err, GraphError):
         return [str(p) for p in err.problems]
     if isinstance(err, DataError):
-        return [str(err)]
+        return [f"error: {err}"]
     if isinstance(err, TrainingError):
         return [f"error: {err}" + (f"\n    hint: {err.hint}" if err.hint else "")]
     if isinstance(err, CheckpointError):
