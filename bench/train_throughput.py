@@ -5,7 +5,8 @@
 Measures training throughput (samples per second) of
 
 * ``handwritten``: the loop a competent PyTorch user writes for ``graphs/lenet5.yaml``'s
-  training section: LeNet-5 as an ``nn.Module`` written by hand below (the same layers),
+  training section: LeNet-5 as an ``nn.Module`` written by hand (bench/handwritten.py, the
+  same layers),
   the same digits tensors from ``builder.data.load_data`` (1,438 training samples of
   1x32x32, normalized, held in memory), a ``torch.randperm`` per epoch, batches of 64 by
   indexing those tensors, ``zero_grad``/forward/``cross_entropy``/``backward``/``step``
@@ -15,20 +16,20 @@ Measures training throughput (samples per second) of
 * ``trainer+diag``: the same with the default ``diagnostics_every: 20``.
 
 Each run builds a fresh model and optimizer and trains ``--epochs`` epochs (default 4).
-What is timed is the training steps only, the same for both sides: the trainer's own ``epoch``
-events (``samples / seconds``, its clock runs from after the epoch's shuffle to the end
-of its last step, including its step logging and end-of-window sync), and the
+What is timed is the training steps only, the same for both sides: the trainer's own
+``epoch`` events (``samples_per_s``; its clock runs from after the epoch's shuffle to the
+end of its last step, including its step logging and end-of-window sync), and the
 hand-written loop timed the same way. Set-up, validation, checkpoints and plots, which
 the trainer does between or after epochs, are not in the figure. A run's throughput is
-its total samples over its total training seconds.
+the median of its epochs'.
 
 The variants run interleaved, one run of each per round (order rotated round to round),
-after a discarded warm-up round, all with the same ``torch.set_num_threads``; each variant's figure is
-the median over rounds (default 11), and the ratio of medians is cross-checked by the
-median of per-round (paired) ratios. Before timing, the hand-written model gets the
-compiled graph's initial weights and the same shuffling seed as the trainer, and after
-the warm-up round the two must end with the same weights: the loops compute the same
-thing.
+after a discarded warm-up round, all with the same ``torch.set_num_threads``. A ratio is
+the median over rounds (default 11) of the per-round ratio of the two runs, cross-checked
+by the ratio of the variants' medians over all epochs of all rounds. Before timing, the
+hand-written model gets the compiled graph's initial weights and the same shuffling seed
+as the trainer, and after the warm-up round the two must end with the same weights: the
+loops compute the same thing.
 
 Also times ``modelbuilder --help`` start-up (a subprocess, median of 5) and checks that it
 does not import torch.
@@ -56,16 +57,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+import torch.nn.functional as F
+from torch import nn
 
-from builder import analyze, compile_graph, load_graph  # noqa: E402
-from builder.data import InputSpec, load_data  # noqa: E402
-from builder.training.engine import Trainer  # noqa: E402
-from builder.training.events import EventBus  # noqa: E402
-from builder.training.runs import RunFolder  # noqa: E402
-from builder.training.settings import resolve_settings  # noqa: E402
+from builder import analyze, compile_graph, load_graph
+from builder.data import InputSpec, load_data
+from builder.training.engine import Trainer
+from builder.training.events import EventBus
+from builder.training.runs import RunFolder
+from builder.training.settings import resolve_settings
 from handwritten import LeNet5  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 GRAPH = ROOT / "graphs/lenet5.yaml"
@@ -77,19 +78,19 @@ STARTUP_TARGET_S = 0.5
 # --- the hand-written reference ------------------------------------------------------------
 
 def train_handwritten(x: torch.Tensor, y: torch.Tensor, init: dict[str, torch.Tensor], *, epochs: int,
-                      batch_size: int, lr: float, seed: int) -> tuple[float, nn.Module]:
-    """Train a fresh LeNet5 (starting from ``init``); returns (samples/s of the training
-    steps, the trained model)."""
+                      batch_size: int, lr: float, seed: int) -> tuple[list[float], nn.Module]:
+    """Train a fresh LeNet5 (starting from ``init``); returns (samples/s of each epoch's
+    training steps, the trained model)."""
     model = LeNet5()
     model.load_state_dict(init)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     shuffle = torch.Generator().manual_seed(seed)
     n = len(y)
-    samples, seconds = 0, 0.0
+    rates = []
     model.train()
     for _ in range(epochs):
         order = torch.randperm(n, generator=shuffle)
-        started = time.perf_counter()
+        started, samples = time.perf_counter(), 0
         for start in range(0, n, batch_size):
             index = order[start:start + batch_size]
             xb, yb = x[index], y[index]
@@ -98,15 +99,15 @@ def train_handwritten(x: torch.Tensor, y: torch.Tensor, init: dict[str, torch.Te
             loss.backward()
             optimizer.step()
             samples += len(yb)
-        seconds += time.perf_counter() - started
-    return samples / seconds, model
+        rates.append(samples / (time.perf_counter() - started))
+    return rates, model
 
 
 # --- the trainer ---------------------------------------------------------------------------
 
-def train_builder(graph, settings: dict, work: Path) -> tuple[float, nn.Module]:
-    """One ``Trainer.run`` in a fresh run folder; returns (samples/s from its epoch events,
-    the trained model)."""
+def train_builder(graph, settings: dict, work: Path) -> tuple[list[float], nn.Module]:
+    """One ``Trainer.run`` in a fresh run folder; returns (each epoch's samples/s, from its
+    ``epoch`` events, the trained model)."""
     bus = EventBus()
     epochs: list[dict] = []
     bus.subscribe(lambda event: epochs.append(event) if event["event"] == "epoch" else None)
@@ -118,8 +119,7 @@ def train_builder(graph, settings: dict, work: Path) -> tuple[float, nn.Module]:
         shutil.rmtree(folder, ignore_errors=True)
     if summary["status"] != "completed" or len(epochs) != settings["epochs"]:
         raise SystemExit(f"trainer run ended {summary['status']!r} after {len(epochs)} epochs")
-    samples = sum(e["samples_per_s"] * e["seconds"] for e in epochs)  # = the epoch's sample count
-    return samples / sum(e["seconds"] for e in epochs), trainer.model
+    return [e["samples_per_s"] for e in epochs], trainer.model
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ def startup(runs: int = 5) -> tuple[float | None, bool | None]:
     times = []
     for _ in range(runs + 1):  # the first warms the file cache and is dropped
         start = time.perf_counter()
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
         times.append(time.perf_counter() - start)
         if done.returncode != 0:
             print(f"warning: {' '.join(command)} exited {done.returncode}: {done.stderr.strip()[-200:]}")
@@ -146,7 +146,7 @@ def startup(runs: int = 5) -> tuple[float | None, bool | None]:
     probe = ("import sys; from builder.cli import main\n"
              "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
              "print('torch' in sys.modules, file=sys.stderr)")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=False)
     imports_torch = done.stderr.strip().splitlines()[-1:] == ["True"] if done.returncode == 0 else None
     return statistics.median(times[1:]), imports_torch
 
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             "trainer+diag": lambda: train_builder(graph, configs["trainer+diag"], work),
         }
         names = list(variants)
-        rates: dict[str, list[float]] = {name: [] for name in names}
+        rates: dict[str, list[list[float]]] = {name: [] for name in names}  # per round: per epoch
         started = time.perf_counter()
         for r in range(rounds + 1):  # round 0 is the warm-up
             models = {}
@@ -234,11 +234,11 @@ def main(argv: list[str] | None = None) -> int:
                 gc.collect()
                 gc.disable()  # a collection inside one variant's run would bias it
                 try:
-                    rate, models[name] = variants[name]()
+                    per_epoch, models[name] = variants[name]()
                 finally:
                     gc.enable()
                 if r > 0:
-                    rates[name].append(rate)
+                    rates[name].append(per_epoch)
             if r >= 3 and r < rounds and time.perf_counter() - started > args.budget:
                 print(f"warning: out of time budget ({args.budget:.0f} s) after {r} of {rounds} rounds: "
                       "the machine is busy or slow; the figures rest on fewer rounds")
@@ -250,19 +250,28 @@ def main(argv: list[str] | None = None) -> int:
                       f"{diff:.2g} ({'same training' if diff < 1e-4 else 'WARNING: not the same training'})")
         elapsed = time.perf_counter() - started
 
-    med = {name: statistics.median(values) for name, values in rates.items()}
+    # The statistics. A run's figure is the median of its epochs' throughputs. The ratio is
+    # the median over rounds of the per-round ratio trainer/handwritten: the runs of one
+    # round ran seconds apart, so a slow spell of the machine that spans a round slows both
+    # and cancels, and the median over rounds ignores the rounds that a shorter burst hit
+    # on one side only (noise on a shared machine only ever slows a run down and comes in
+    # bursts). Cross-check: the ratio of the variants' medians over all epochs of all
+    # rounds (pooled). On an idle machine the two agree within about 1%.
+    run = {name: [statistics.median(epochs_) for epochs_ in runs] for name, runs in rates.items()}
+    pooled = {name: statistics.median(r for epochs_ in runs for r in epochs_) for name, runs in rates.items()}
     for name in names:
-        values = sorted(rates[name])
-        print(f"{name:>13}: {med[name]:8.0f} samples/s (median of {rounds} rounds; "
-              f"range {values[0]:.0f}-{values[-1]:.0f})")
+        values = sorted(r for epochs_ in rates[name] for r in epochs_)
+        quartiles = statistics.quantiles(values, n=4)
+        print(f"{name:>13}: {pooled[name]:8.0f} samples/s (median of {len(values)} epochs in {rounds} rounds; "
+              f"IQR {quartiles[0]:.0f}-{quartiles[2]:.0f})")
     ratios = {}
     for name, target in (("trainer", RATIO_TARGET), ("trainer+diag", RATIO_DIAG_TARGET)):
-        ratios[name] = med[name] / med["handwritten"]
-        paired = statistics.median(t / h for t, h in zip(rates[name], rates["handwritten"]))
+        ratios[name] = statistics.median(t / h for t, h in zip(run[name], run["handwritten"]))
         verdict = "ok" if round(ratios[name], 3) >= target else "BELOW TARGET"  # judged as printed
-        print(f"{name}/handwritten = {ratios[name]:.3f} (paired per-round median {paired:.3f}; "
-              f"target >= {target:.2f}: {verdict})")
-    print(f"timing took {elapsed:.0f} s; {load_line(args.threads)}")
+        print(f"{name}/handwritten = {ratios[name]:.3f} (median of per-round ratios; pooled medians "
+              f"{pooled[name] / pooled['handwritten']:.3f}; target >= {target:.2f}: {verdict})")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"timing took {elapsed:.0f} s; load average now {load:.2f} (this benchmark's own threads included)")
 
     seconds, imports_torch = startup()
     if seconds is not None:
