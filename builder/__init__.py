@@ -19,6 +19,7 @@ _EXPORTS = {
     "save_graph": "builder.yaml_format", "dump_graph": "builder.yaml_format",
     "analyze": "builder.analysis", "Analysis": "builder.analysis", "NodeInfo": "builder.analysis",
     "compile_graph": "builder.compiler", "resolve_device": "builder.compiler",
+    "write_atomic": "builder.atomic",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -8,10 +8,30 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import entry_points
+from types import ModuleType
 from typing import Sequence
 
+COMMANDS_GROUP = "modelbuilder.commands"
 
-def _parser() -> argparse.ArgumentParser:
+
+def _plugin_commands() -> dict[str, ModuleType]:
+    """Commands other packages plug in (the desktop app's ``gui``): each entry point names a
+    module with ``add_parser(subparsers)`` and ``run(args) -> int``. One that fails to load
+    is left out, so a broken plug-in never breaks the engine's own commands."""
+    found = {}
+    for entry in entry_points(group=COMMANDS_GROUP):
+        try:
+            module = entry.load()
+        except Exception as err:  # noqa: BLE001 - any import failure of a plug-in
+            print(f"warning: command plug-in {entry.name!r} failed to load: {err}", file=sys.stderr)
+            continue
+        if callable(getattr(module, "add_parser", None)) and callable(getattr(module, "run", None)):
+            found[entry.name] = module
+    return found
+
+
+def _parser(plugins: dict[str, ModuleType] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelbuilder",
         description="Declarative neural-network graphs: check, train and export YAML models.",
@@ -41,12 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or finished run")
     train.add_argument("--json-events", action="store_true", help="write the event stream as JSON lines on stdout")
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-epoch lines")
+    for name, module in (plugins or {}).items():
+        if name not in sub.choices:
+            module.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``modelbuilder`` script; returns the exit status."""
-    parser = _parser()
+    plugins = _plugin_commands()
+    parser = _parser(plugins)
     args = parser.parse_args(argv)
     if args.version:
         from importlib.metadata import PackageNotFoundError, version
@@ -72,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from builder.commands.train_cmd import run_train
 
             return run_train(args)
+        if args.command in plugins:
+            return plugins[args.command].run(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

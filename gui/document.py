@@ -453,6 +453,11 @@ class GraphDocument(QObject):
             self.pathChanged.emit(str(target))
         return target
 
+    def mark_recovered(self) -> None:
+        """Mark a document made from a recovery copy as unsaved (it differs from the file
+        on disk) without adding an undo step."""
+        self.undo_stack.resetClean()
+
     # ------------------------------------------------------------------ internals
     def _state(self, node_id: str) -> NodeState:
         index = list(self._graph.nodes).index(node_id)

@@ -1,0 +1,229 @@
+"""A node on the canvas: a box with its id, block, key parameters and output shape.
+
+Data flows from top to bottom, so input ports sit on the top edge and output ports on the
+bottom edge. Everything the box shows is computed in :meth:`NodeItem.refresh` (when the
+document or its analysis changes), never in :meth:`paint`: paint only draws prepared
+strings, and far out it draws a plain colored box (level of detail). The item is cached
+in device coordinates, so panning blits pixels instead of drawing text again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+from typing import Optional
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
+
+from gui import style
+from gui.labels import human_count, key_params_text, short_shape
+from gui.layout import NODE_HEIGHT, NODE_WIDTH
+
+HEADER = 22
+PORT_RADIUS = 5.0
+PORT_HIT = 10.0  # how near a click must be to a port to start a wire
+FAR_OUT = 0.45  # below this zoom, a node is a colored box without text
+
+
+@dataclass(frozen=True)
+class PortSpot:
+    """A port under the mouse: which node, which port, input or output."""
+
+    node: str
+    port: str
+    output: bool
+
+
+def _normal(param, value):
+    try:
+        return param.check(value)
+    except ValueError:
+        return value
+
+
+def _defaults(block) -> dict:
+    """Default values, normalized the way values are compared (stride 1 == [1, 1])."""
+    return {name: _normal(p, p.default) for name, p in block.params.items() if not p.required}
+
+
+class NodeItem(QGraphicsItem):
+    """One node; ``node_id`` is kept current by the scene when the node is renamed."""
+
+    def __init__(self, node_id: str):
+        super().__init__()
+        self.node_id = node_id
+        self.setFlags(QGraphicsItem.ItemIsSelectable | QGraphicsItem.ItemIsMovable
+                      | QGraphicsItem.ItemSendsGeometryChanges)
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)  # above wires: a wire never hides a box
+        self.color = QColor(style.FALLBACK_COLOR)
+        self.title = node_id
+        self.subtitle = ""
+        self.shape_line = ""
+        self.count_text = ""  # parameter count, right-aligned on the shape line
+        self.has_error = False
+        self.has_warning = False
+        self.inputs: list[str] = []
+        self.outputs: list[str] = []
+        self.highlight_port: Optional[tuple[str, bool]] = None  # (port, output) a dragged wire is over
+        self.highlight_ok = True
+        self._font = QFont()
+        self._font.setPointSizeF(8.5)
+        self._bold = QFont(self._font)
+        self._bold.setBold(True)
+        self._small = QFont(self._font)
+        self._small.setPointSizeF(7)
+
+    # ------------------------------------------------------------------ content
+    def refresh(self, node, block, info, problems) -> None:
+        """Prepare what the box shows from the document's node, its block declaration
+        (None if unknown), its analysis info (None if missing) and its problems."""
+        self.prepareGeometryChange()  # port count may change the label area
+        category = "Graph" if getattr(node, "graph", None) else (block.category if block is not None else None)
+        self.color = style.category_color(category)
+        self.inputs = [p.name for p in block.inputs] if block is not None else []
+        self.outputs = [p.name for p in block.outputs] if block is not None else []
+        metrics = QFontMetrics(self._font)
+        width = NODE_WIDTH - 16
+        self.title = QFontMetrics(self._bold).elidedText(node.id, Qt.ElideRight, width)
+        if getattr(node, "graph", None):
+            kind = f"graph: {node.graph}"
+        else:
+            kind = node.block or "?"
+        keys = ""
+        if block is not None and not getattr(node, "graph", None):
+            params = {k: _normal(block.params[k], v) if k in block.params else v for k, v in node.params.items()}
+            keys = key_params_text(block.key_params, params, _defaults(block))
+        self.subtitle = metrics.elidedText(f"{kind}  {keys}".strip(), Qt.ElideRight, width)
+        errors = [p for p in problems if p.is_error]
+        self.has_error = bool(errors)
+        self.has_warning = not errors and bool(problems)
+        if errors:
+            line = "⚠ " + errors[0].message
+        elif info is not None and info.outputs:
+            shapes = [short_shape(s) for s in info.outputs.values()]
+            line = "→ " + ("  |  ".join(shapes) if len(shapes) > 1 else shapes[0])
+        elif info is not None and block is not None and not block.outputs:
+            line = "model output"
+        else:
+            line = ""
+        self.count_text = ""
+        if not errors and info is not None and info.cost.params:
+            self.count_text = f"{human_count(info.cost.params)} params"
+            width -= QFontMetrics(self._small).horizontalAdvance(self.count_text) + 8
+        self.shape_line = metrics.elidedText(line, Qt.ElideRight, width)
+        self.setToolTip(self._tooltip(node, block, info, problems))
+        self.update()
+
+    @staticmethod
+    def _tooltip(node, block, info, problems) -> str:
+        lines = [f"<b>{escape(node.id)}</b> — {escape(node.block or ('graph ' + str(node.graph)))}"]
+        if block is not None:
+            summary = block.summary() if callable(getattr(block, "summary", None)) else ""
+            if summary:
+                lines.append(f"<i>{escape(summary)}</i>")
+        if info is not None:
+            for port, shape in info.outputs.items():
+                lines.append(f"{escape(port)}: {escape(short_shape(shape))}")
+            if info.cost.params or info.cost.macs:
+                lines.append(f"{info.cost.params:,} parameters, {info.cost.macs:,} MACs")
+        for problem in problems:
+            color = style.ERROR_COLOR if problem.is_error else style.WARNING_COLOR
+            text = escape(problem.message) + (f"<br><i>{escape(problem.hint)}</i>" if problem.hint else "")
+            lines.append(f"<span style='color:{color}'>{text}</span>")
+        return "<br>".join(lines)
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.ItemPositionHasChanged and self.scene() is not None:
+            self.scene().node_item_moved(self)  # wires follow the box while it is dragged
+        return super().itemChange(change, value)
+
+    # ------------------------------------------------------------------ ports
+    def port_pos(self, port: Optional[str], output: bool) -> QPointF:
+        """Scene position of a port (the first one when ``port`` is None or unknown)."""
+        names = self.outputs if output else self.inputs
+        index = names.index(port) if port in names else 0
+        count = max(len(names), 1)
+        x = NODE_WIDTH * (index + 1) / (count + 1)
+        y = NODE_HEIGHT if output else 0.0
+        return self.mapToScene(QPointF(x, y))
+
+    def port_at(self, scene_pos: QPointF) -> Optional[PortSpot]:
+        """The port within reach of ``scene_pos``, if any."""
+        for output, names in ((True, self.outputs), (False, self.inputs)):
+            for name in names:
+                delta = self.port_pos(name, output) - scene_pos
+                if delta.x() ** 2 + delta.y() ** 2 <= PORT_HIT ** 2:
+                    return PortSpot(self.node_id, name, output)
+        return None
+
+    def set_highlight(self, port: Optional[str], output: bool = False, ok: bool = True) -> None:
+        """Mark the port a dragged wire is over (green: it fits; red: refused)."""
+        spot = (port, output) if port is not None else None
+        if spot != self.highlight_port or ok != self.highlight_ok:
+            self.highlight_port, self.highlight_ok = spot, ok
+            self.update()
+
+    # ------------------------------------------------------------------ drawing
+    def boundingRect(self) -> QRectF:
+        margin = PORT_RADIUS + 2
+        return QRectF(-margin, -margin - 14, NODE_WIDTH + 2 * margin, NODE_HEIGHT + 2 * margin + 30)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        box = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
+        selected = self.isSelected()
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < FAR_OUT:
+            painter.fillRect(box, self.color)
+            if self.has_error or selected:
+                painter.setPen(QPen(QColor(style.ERROR_COLOR if self.has_error else style.SELECTION_COLOR), 6))
+                painter.drawRect(box)
+            return
+        painter.setRenderHint(QPainter.Antialiasing, True)
+        border = QColor(style.ERROR_COLOR) if self.has_error else (
+            QColor(style.SELECTION_COLOR) if selected else self.color.darker(130))
+        painter.setPen(QPen(border, 3 if (selected or self.has_error) else 1.2))
+        painter.setBrush(QBrush(QColor("white")))
+        painter.drawRoundedRect(box, 6, 6)
+        header = QRectF(0, 0, NODE_WIDTH, HEADER)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(self.color)
+        painter.drawRoundedRect(header.adjusted(1, 1, -1, 0), 5, 5)
+        painter.drawRect(header.adjusted(1, HEADER / 2, -1, 0))
+        painter.setPen(QColor("white"))
+        painter.setFont(self._bold)
+        painter.drawText(header.adjusted(8, 0, -8, 0), Qt.AlignVCenter | Qt.AlignLeft, self.title)
+        painter.setFont(self._font)
+        painter.setPen(QColor("#2d3748"))
+        painter.drawText(QRectF(8, HEADER + 3, NODE_WIDTH - 16, 18), Qt.AlignVCenter | Qt.AlignLeft, self.subtitle)
+        painter.setPen(QColor(style.ERROR_COLOR) if self.has_error else QColor("#4a5568"))
+        line = QRectF(8, HEADER + 23, NODE_WIDTH - 16, 18)
+        painter.drawText(line, Qt.AlignVCenter | Qt.AlignLeft, self.shape_line)
+        if self.count_text:
+            painter.setFont(self._small)
+            painter.setPen(QColor("#718096"))
+            painter.drawText(line, Qt.AlignVCenter | Qt.AlignRight, self.count_text)
+        if self.has_warning:
+            painter.setBrush(QColor(style.WARNING_COLOR))
+            painter.setPen(Qt.NoPen)
+            painter.drawEllipse(QRectF(NODE_WIDTH - 16, 6, 10, 10))
+        self._paint_ports(painter)
+
+    def _paint_ports(self, painter: QPainter) -> None:
+        painter.setFont(self._small)
+        for output, names in ((False, self.inputs), (True, self.outputs)):
+            label = len(names) > 1
+            for name in names:
+                center = self.mapFromScene(self.port_pos(name, output))
+                fill = QColor("white")
+                if self.highlight_port == (name, output):
+                    fill = QColor("#38a169") if self.highlight_ok else QColor(style.ERROR_COLOR)
+                painter.setBrush(fill)
+                painter.setPen(QPen(self.color.darker(140), 1.5))
+                painter.drawEllipse(center, PORT_RADIUS, PORT_RADIUS)
+                if label:
+                    painter.setPen(QColor("#4a5568"))
+                    dy = 14 if output else -8
+                    painter.drawText(QRectF(center.x() - 40, center.y() + dy - 6, 80, 12), Qt.AlignCenter, name)

@@ -1,0 +1,427 @@
+"""The canvas scene: node and wire items drawn from a :class:`gui.document.GraphDocument`.
+
+The scene never changes the graph itself. It listens to the document's signals and adds,
+removes or refreshes items; user gestures (moving boxes, dragging wires) become document
+edits (``move_nodes``, ``connect``), which come back as signals. So undo and redo need no
+code here: the document says what changed and the scene follows.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
+
+from gui import style
+from gui.canvas.node_item import NodeItem, PortSpot
+from gui.canvas.wire_item import BEND, PendingWire, WireItem
+from gui.document import GraphDocument, Verdict
+from gui.labels import short_shape
+from gui.layout import NODE_HEIGHT, NODE_WIDTH
+
+LANE_MARGIN = 14  # how far a routed wire keeps from the boxes it passes
+GRID = 20
+
+
+class GraphScene(QGraphicsScene):
+    """Items for every node and wire of a document; ``read_only`` for looking only
+    (the inside of a composite block)."""
+
+    nodeSelectionChanged = Signal(list)
+    nodeDoubleClicked = Signal(str)
+    canvasDoubleClicked = Signal(QPointF)  # empty canvas: offer a block search there
+    wireDroppedOnCanvas = Signal(str, QPointF)  # a wire from output ref let go on empty canvas
+    message = Signal(str)  # a refusal to show in the status bar
+
+    def __init__(self, document: GraphDocument, read_only: bool = False, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.read_only = read_only
+        self.node_items: dict[str, NodeItem] = {}
+        self.wire_items: dict[tuple, WireItem] = {}
+        self._placing = False  # positions are being set from the document, not by the user
+        self._pending: Optional[PendingWire] = None
+        self._pending_from: Optional[PortSpot] = None
+        self._verdicts: dict[tuple, Verdict] = {}
+        self._hovered: Optional[NodeItem] = None
+        self._route_timer = QTimer(self)
+        self._route_timer.setSingleShot(True)
+        self._route_timer.setInterval(0)
+        self._route_timer.timeout.connect(self.route_wires)
+        self.setBackgroundBrush(QColor(style.CANVAS_COLOR))
+        self.setItemIndexMethod(QGraphicsScene.BspTreeIndex)
+
+        document.ensure_layout()
+        for node_id in document.graph.nodes:
+            self._add_node_item(node_id)
+        for node_id in document.graph.nodes:
+            self._sync_wires(node_id)
+        self.refresh_analysis()
+        self.route_wires()
+
+        document.nodeAdded.connect(self._on_node_added)
+        document.nodeRemoved.connect(self._on_node_removed)
+        document.nodeChanged.connect(self._on_node_changed)
+        document.nodeRenamed.connect(self._on_node_renamed)
+        document.nodeMoved.connect(self._on_node_moved)
+        document.analysisChanged.connect(self.refresh_analysis)
+        self.selectionChanged.connect(self._on_selection_changed)
+
+    # ------------------------------------------------------------------ queries
+    def selected_ids(self) -> list[str]:
+        """Selected nodes, in file order."""
+        chosen = {item.node_id for item in self.selectedItems() if isinstance(item, NodeItem)}
+        return [i for i in self.document.graph.nodes if i in chosen]
+
+    def selected_wires(self) -> list[WireItem]:
+        return [item for item in self.selectedItems() if isinstance(item, WireItem)]
+
+    def select_nodes(self, ids: list[str]) -> None:
+        """Select exactly these nodes (and no wires)."""
+        wanted = set(ids)
+        self.blockSignals(True)  # one selectionChanged, not one per item
+        try:
+            for item in self.selectedItems():
+                item.setSelected(False)
+            for node_id in wanted:
+                if node_id in self.node_items:
+                    self.node_items[node_id].setSelected(True)
+        finally:
+            self.blockSignals(False)
+        self._on_selection_changed()
+
+    def wires_into(self, node_id: str) -> list[WireItem]:
+        return [w for w in self.wire_items.values() if w.target == node_id]
+
+    def nodes_rect(self) -> QRectF:
+        """The boxes' bounding rectangle (for fit to view)."""
+        rect = QRectF()
+        for item in self.node_items.values():
+            rect = rect.united(item.sceneBoundingRect())
+        return rect
+
+    # ------------------------------------------------------------------ document -> items
+    def _add_node_item(self, node_id: str) -> NodeItem:
+        item = NodeItem(node_id)
+        if self.read_only:
+            item.setFlag(NodeItem.ItemIsMovable, False)
+        position = self.document.position(node_id) or (0, 0)
+        self._placing = True
+        item.setPos(*position)
+        self._placing = False
+        self.addItem(item)
+        self.node_items[node_id] = item
+        return item
+
+    def _on_node_added(self, node_id: str) -> None:
+        self._add_node_item(node_id)
+        self._sync_wires(node_id)
+        for consumer in self.document.graph.consumers(node_id):
+            self._sync_wires(consumer)
+        self._refresh_node(node_id)
+        self.schedule_routing()
+
+    def _on_node_removed(self, node_id: str) -> None:
+        item = self.node_items.pop(node_id, None)
+        if item is self._hovered:
+            self._hovered = None
+        if item is not None:
+            self.removeItem(item)
+        for key, wire in list(self.wire_items.items()):
+            if node_id in (wire.source, wire.target):
+                self._remove_wire(key)
+        self.schedule_routing()
+
+    def _on_node_changed(self, node_id: str) -> None:
+        if node_id in self.node_items:
+            self._sync_wires(node_id)
+            self.schedule_routing()
+
+    def _on_node_renamed(self, old: str, new: str) -> None:
+        item = self.node_items.pop(old)
+        item.node_id = new
+        self.node_items[new] = item
+        for key, wire in list(self.wire_items.items()):
+            if old in (wire.source, wire.target):
+                self._remove_wire(key)
+        self._sync_wires(new)
+        for consumer in self.document.graph.consumers(new):
+            self._sync_wires(consumer)
+        self.schedule_routing()
+
+    def _on_node_moved(self, node_id: str) -> None:
+        item = self.node_items.get(node_id)
+        position = self.document.position(node_id)
+        if item is None or position is None:
+            return
+        if (item.pos().x(), item.pos().y()) != tuple(map(float, position)):
+            self._placing = True
+            item.setPos(*position)
+            self._placing = False
+        self.schedule_routing()
+
+    def _sync_wires(self, target: str) -> None:
+        """Make the wire items into ``target`` match the document's wires."""
+        wanted = {(w.target, w.target_port, w.ref): w for w in self.document.wires(target)}
+        for key in [k for k, w in self.wire_items.items() if w.target == target and k not in wanted]:
+            self._remove_wire(key)
+        for key, wire in wanted.items():
+            if key not in self.wire_items and wire.source in self.node_items:
+                item = WireItem(key, wire.source, wire.source_port, wire.target, wire.target_port)
+                if self.read_only:
+                    item.setFlag(WireItem.ItemIsSelectable, False)
+                self.addItem(item)
+                self.wire_items[key] = item
+                self._label_wire(item)
+
+    def _remove_wire(self, key: tuple) -> None:
+        item = self.wire_items.pop(key)
+        self.removeItem(item)
+
+    def refresh_analysis(self) -> None:
+        """Redraw every node's texts and every wire's label from the current analysis."""
+        for node_id in self.node_items:
+            self._refresh_node(node_id)
+        for wire in self.wire_items.values():
+            self._label_wire(wire)
+        self.schedule_routing()  # the number of ports may have changed
+
+    def _refresh_node(self, node_id: str) -> None:
+        analysis = self.document.analysis
+        node = self.document.graph.nodes[node_id]
+        info = analysis.nodes.get(node_id)
+        self.node_items[node_id].refresh(node, info.block if info else None, info, analysis.problems_for(node_id))
+
+    def _label_wire(self, wire: WireItem) -> None:
+        analysis = self.document.analysis
+        info = analysis.nodes.get(wire.source)
+        shape = info.outputs.get(wire.source_port) if info is not None and wire.source_port else None
+        target = analysis.nodes.get(wire.target)
+        broken = target is not None and not target.ok and bool(target.input_shapes) and any(
+            p.is_error for p in analysis.problems_for(wire.target))
+        text = short_shape(shape) if shape is not None else "?"
+        port = f".{wire.target_port}" if wire.target_port else ""
+        wire.set_label(text, broken, f"{wire.key[2]} → {wire.target}{port}: {text}")
+
+    # ------------------------------------------------------------------ routing
+    def schedule_routing(self) -> None:
+        """Route the wires once control returns to the event loop (many edits, one pass)."""
+        self._route_timer.start()
+
+    def route_wires(self, wires=None) -> None:
+        """Give each wire its end points and, where boxes are in the way, a free lane."""
+        self._route_timer.stop()
+        for wire in (self.wire_items.values() if wires is None else wires):
+            source, target = self.node_items.get(wire.source), self.node_items.get(wire.target)
+            if source is None or target is None:
+                continue
+            start = source.port_pos(wire.source_port, output=True)
+            end = target.port_pos(wire.target_port, output=False)
+            lane, side = self._lane(start, end, {wire.source, wire.target})
+            wire.set_route(start, end, lane, side)
+
+    def _lane(self, start: QPointF, end: QPointF, ends: set[str]) -> tuple[Optional[float], int]:
+        """(None, 0) when the direct curve meets no other box; else the x of the vertical
+        lane nearest the middle that no box between the two ends' heights covers, and the
+        side its label goes to (+1 right, -1 left: away from the boxes beside it)."""
+        top, bottom = start.y() + BEND / 2, end.y() - BEND / 2
+        if bottom <= top:
+            return None, 0  # an upward wire (a cycle in a broken graph): drawn directly
+        left, right = min(start.x(), end.x()), max(start.x(), end.x())
+
+        def boxes(rect: QRectF) -> list[tuple[float, float]]:
+            found = []
+            for item in self.items(rect, Qt.IntersectsItemBoundingRect):
+                if isinstance(item, NodeItem) and item.node_id not in ends:
+                    x, y = item.pos().x(), item.pos().y()
+                    if y < bottom and y + NODE_HEIGHT > top:
+                        found.append((x - LANE_MARGIN, x + NODE_WIDTH + LANE_MARGIN))
+            return found
+
+        if not boxes(QRectF(left - 2, top, right - left + 4, bottom - top)):
+            return None, 0
+        extent = self.itemsBoundingRect()
+        spans = sorted(boxes(QRectF(extent.left() - 1, top, extent.width() + 2, bottom - top)))
+        merged: list[list[float]] = []
+        for lo, hi in spans:
+            if merged and lo <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        middle = (start.x() + end.x()) / 2
+        for lo, hi in merged:
+            if lo < middle < hi:
+                return (lo, -1) if middle - lo <= hi - middle else (hi, 1)
+        return middle, 0
+
+    def node_item_moved(self, item: NodeItem) -> None:
+        """A box moved (dragged, or placed from the document): its wires follow."""
+        if self._placing:
+            return
+        self.route_wires([w for w in self.wire_items.values() if item.node_id in (w.source, w.target)])
+
+    # ------------------------------------------------------------------ gestures
+    def _node_at(self, pos: QPointF) -> Optional[NodeItem]:
+        for item in self.items(pos):
+            if isinstance(item, NodeItem):
+                return item
+        return None
+
+    def _port_at(self, pos: QPointF) -> Optional[PortSpot]:
+        near = QRectF(pos.x() - 12, pos.y() - 12, 24, 24)
+        for item in self.items(near):
+            if isinstance(item, NodeItem):
+                spot = item.port_at(pos)
+                if spot is not None:
+                    return spot
+        return None
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if event.button() == Qt.LeftButton and not self.read_only:
+            spot = self._port_at(event.scenePos())
+            if spot is not None:
+                self._start_wire(spot)
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self._pending is not None:
+            self._drag_wire(event.scenePos())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self._pending is not None:
+            self._finish_wire(event.scenePos())
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        self.commit_moves()
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        node = self._node_at(event.scenePos())
+        if node is not None:
+            self.nodeDoubleClicked.emit(node.node_id)
+            event.accept()
+            return
+        if not self.read_only and not any(isinstance(i, WireItem) for i in self.items(event.scenePos())):
+            self.canvasDoubleClicked.emit(event.scenePos())
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def commit_moves(self) -> None:
+        """Boxes the user dragged become one undoable move (on mouse release)."""
+        moved = {}
+        for node_id, item in self.node_items.items():
+            position = self.document.position(node_id)
+            now = (round(item.pos().x()), round(item.pos().y()))
+            if position is not None and now != tuple(position):
+                moved[node_id] = now
+        if moved:
+            self.document.move_nodes(moved)
+
+    # ------------------------------------------------------------------ wire dragging
+    def _ref(self, spot: PortSpot) -> str:
+        """The reference text of an output port: ``node`` for the first, ``node.port`` else."""
+        item = self.node_items[spot.node]
+        return spot.node if item.outputs and spot.port == item.outputs[0] else f"{spot.node}.{spot.port}"
+
+    def _start_wire(self, spot: PortSpot) -> None:
+        item = self.node_items[spot.node]
+        self._pending_from = spot
+        self._verdicts.clear()
+        self._pending = PendingWire(item.port_pos(spot.port, spot.output), spot.output)
+        self.addItem(self._pending)
+
+    def verdict_at(self, pos: QPointF) -> tuple[Optional[tuple], Verdict]:
+        """What letting the dragged wire go at ``pos`` would do: the (node, port, output)
+        it would join, or None over empty canvas, and the document's verdict."""
+        origin = self._pending_from
+        spot = self._port_at(pos)
+        node = self._node_at(pos) if spot is None else None
+        if spot is None and node is None:
+            return None, Verdict(False, "")
+        if spot is None:  # over a box: its first free input (or its first output)
+            spot = PortSpot(node.node_id, None, not origin.output)
+        key = (spot.node, spot.port, spot.output)
+        if key not in self._verdicts:
+            if spot.output == origin.output:
+                side = "output" if origin.output else "input"
+                verdict = Verdict(False, f"cannot join an {side} to another {side}",
+                                  "drag from an output (bottom) to an input (top)")
+            elif origin.output:
+                verdict = self.document.can_connect(self._ref(origin), spot.node, spot.port)
+            else:
+                source = spot if spot.port is not None else PortSpot(
+                    spot.node, (self.node_items[spot.node].outputs or [None])[0], True)
+                if source.port is None:
+                    verdict = Verdict(False, f"{spot.node!r} has no outputs")
+                else:
+                    verdict = self.document.can_connect(self._ref(source), origin.node, origin.port)
+            self._verdicts[key] = verdict
+        return key, self._verdicts[key]
+
+    def _drag_wire(self, pos: QPointF) -> None:
+        key, verdict = self.verdict_at(pos)
+        hovered = self.node_items.get(key[0]) if key else None
+        if self._hovered is not None and self._hovered is not hovered:
+            self._hovered.set_highlight(None)
+        self._hovered = hovered
+        if hovered is not None:
+            hovered.set_highlight(key[1], key[2], verdict.ok)
+        text = ""
+        if key is not None and not verdict.ok:
+            text = verdict.reason + (f"\n{verdict.hint}" if verdict.hint else "")
+        self._pending.follow(pos, ok=key is None or verdict.ok, message=text)
+
+    def _finish_wire(self, pos: QPointF) -> None:
+        key, verdict = self.verdict_at(pos)
+        origin = self._pending_from
+        self.removeItem(self._pending)
+        self._pending, self._pending_from = None, None
+        if self._hovered is not None:
+            self._hovered.set_highlight(None)
+            self._hovered = None
+        if key is None:
+            if origin.output:
+                self.wireDroppedOnCanvas.emit(self._ref(origin), pos)
+            return
+        if not verdict.ok:
+            self.message.emit(f"Not connected: {verdict.reason}")
+            return
+        node, port, output = key
+        if origin.output:
+            self.document.connect(self._ref(origin), node, port)
+        else:
+            port = port or (self.node_items[node].outputs or [None])[0]
+            self.document.connect(self._ref(PortSpot(node, port, True)), origin.node, origin.port)
+
+    # ------------------------------------------------------------------ background
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        super().drawBackground(painter, rect)
+        scale = painter.worldTransform().m11()
+        if scale < 0.5:
+            return  # a grid this dense is noise
+        painter.setPen(QPen(QColor(style.GRID_COLOR), 0))
+        left = int(rect.left()) - int(rect.left()) % GRID
+        top = int(rect.top()) - int(rect.top()) % GRID
+        lines = []
+        x = left
+        while x < rect.right():
+            lines.append((QPointF(x, rect.top()), QPointF(x, rect.bottom())))
+            x += GRID * 2
+        y = top
+        while y < rect.bottom():
+            lines.append((QPointF(rect.left(), y), QPointF(rect.right(), y)))
+            y += GRID * 2
+        for a, b in lines:
+            painter.drawLine(a, b)
+
+    def _on_selection_changed(self) -> None:
+        self.nodeSelectionChanged.emit(self.selected_ids())
+
