@@ -42,7 +42,7 @@ def default_recovery_folder() -> Path:
 
 def graph_problem_text(error: GraphError) -> str:
     """A GraphError as lines a dialog can show (file:line: node: message)."""
-    return "\n".join(f"{p.location()}: {p}" for p in error.problems) or str(error)
+    return "\n".join(str(p) for p in error.problems) or str(error)
 
 
 class MainWindow(QMainWindow):

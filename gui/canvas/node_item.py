@@ -18,7 +18,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from gui import style
-from gui.labels import human_count, key_params_text, short_shape
+from gui.labels import human_count, key_params_text, param_text, short_shape
 from gui.layout import NODE_HEIGHT, NODE_WIDTH
 
 HEADER = 22
@@ -89,11 +89,12 @@ class NodeItem(QGraphicsItem):
         metrics = QFontMetrics(self._font)
         width = NODE_WIDTH - 16
         self.title = QFontMetrics(self._bold).elidedText(node.id, Qt.ElideRight, width)
-        if getattr(node, "graph", None):
-            kind = f"graph: {node.graph}"
+        if getattr(node, "graph", None):  # a graph file used as a block: its name and params
+            kind = str(node.graph).replace("\\", "/").rsplit("/", 1)[-1]
+            keys = "  ".join(f"{k}={param_text(v)}" for k, v in node.params.items())
         else:
             kind = node.block or "?"
-        keys = ""
+            keys = ""
         if block is not None and not getattr(node, "graph", None):
             params = {k: _normal(block.params[k], v) if k in block.params else v for k, v in node.params.items()}
             keys = key_params_text(block.key_params, params, _defaults(block))

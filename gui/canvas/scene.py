@@ -12,7 +12,7 @@ from typing import Optional
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsSceneMouseEvent
 
 from gui import style
 from gui.canvas.node_item import NodeItem, PortSpot
@@ -106,7 +106,7 @@ class GraphScene(QGraphicsScene):
     def _add_node_item(self, node_id: str) -> NodeItem:
         item = NodeItem(node_id)
         if self.read_only:
-            item.setFlag(NodeItem.ItemIsMovable, False)
+            item.setFlag(QGraphicsItem.ItemIsMovable, False)
         position = self.document.position(node_id) or (0, 0)
         self._placing = True
         item.setPos(*position)
@@ -171,7 +171,7 @@ class GraphScene(QGraphicsScene):
             if key not in self.wire_items and wire.source in self.node_items:
                 item = WireItem(key, wire.source, wire.source_port, wire.target, wire.target_port)
                 if self.read_only:
-                    item.setFlag(WireItem.ItemIsSelectable, False)
+                    item.setFlag(QGraphicsItem.ItemIsSelectable, False)
                 self.addItem(item)
                 self.wire_items[key] = item
                 self._label_wire(item)
