@@ -41,9 +41,12 @@ def take_screenshot(graph: str, out: str, select: Optional[str] = None) -> int:
         window.resize(*SCREENSHOT_SIZE)
         window.show()
         app.processEvents()
+        window.view.show_readable(0.85)
         if select:
+            if select not in window.document.graph.nodes:
+                print(f"error: {graph} has no node {select!r}", file=sys.stderr)
+                return 1
             window.select_and_show(select)
-        window.view.show_readable()
         app.processEvents()
         image = window.grab()
         window.document.undo_stack.setClean()  # nothing to ask about on close

@@ -85,8 +85,7 @@ class MainWindow(QMainWindow):
         self._make_menus()
         self.set_document(GraphDocument())
         self.resize(1500, 950)
-        self.resizeDocks([self._palette_dock, self._inspector_dock], [230, 340], Qt.Horizontal)
-        self.resizeDocks([self._problems_dock], [130], Qt.Vertical)
+        self._docks_sized = False
 
     # ------------------------------------------------------------------ building
     def _dock(self, title: str, widget, area) -> QDockWidget:
@@ -388,6 +387,13 @@ class MainWindow(QMainWindow):
                 other.discard()
             return True
         return False
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._docks_sized:  # (sizes given before the first show are not kept)
+            self._docks_sized = True
+            self.resizeDocks([self._palette_dock, self._inspector_dock], [230, 340], Qt.Horizontal)
+            self.resizeDocks([self._problems_dock], [120], Qt.Vertical)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.maybe_save():

@@ -24,7 +24,6 @@ CATEGORY_COLORS: dict[str, str] = {
     "Recurrent": "#b83280",
     "Attention": "#c05621",
     "Resampling": "#319795",
-    "Graph": "#1a365d",  # a node whose block is another graph file
 }
 FALLBACK_COLOR = "#a0aec0"
 ERROR_COLOR = "#e53e3e"

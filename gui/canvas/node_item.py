@@ -82,7 +82,7 @@ class NodeItem(QGraphicsItem):
         """Prepare what the box shows from the document's node, its block declaration
         (None if unknown), its analysis info (None if missing) and its problems."""
         self.prepareGeometryChange()  # port count may change the label area
-        category = "Graph" if getattr(node, "graph", None) else (block.category if block is not None else None)
+        category = block.category if block is not None else ("Composite" if getattr(node, "graph", None) else None)
         self.color = style.category_color(category)
         self.inputs = [p.name for p in block.inputs] if block is not None else []
         self.outputs = [p.name for p in block.outputs] if block is not None else []

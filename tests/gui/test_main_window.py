@@ -17,7 +17,7 @@ from builder import load_graph
 from gui.main_window import MainWindow
 from gui.recovery import RecoveryStore
 from tests.conftest import ROOT
-from tests.gui.helpers import drag, node_point
+from tests.gui.helpers import drag, drop_mime, empty_point, node_point, port_point
 
 LENET = ROOT / "graphs" / "lenet5.yaml"
 
@@ -286,3 +286,68 @@ def test_screenshot_command_writes_the_window_picture(tmp_path):
                              timeout=120)
     assert missing.returncode == 1 and "error:" in missing.stderr and "nope.yaml" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def type_into(qtbot, spin, text: str) -> None:
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, text)
+    qtbot.keyClick(spin, Qt.Key_Return)
+
+
+def test_a_person_builds_on_lenet_drag_connect_edit_and_undo_everything(window, qtbot):
+    """The issue's walk-through: palette drag, wire, inspector edit, wire label, undo/redo."""
+    window.open_file(LENET)
+    view, document = window.view, window.document
+    tree = window.palette.tree
+    mime = tree.mimeData([window.palette.item_for("conv2d")])
+    spot = empty_point(view)
+    assert drop_mime(view, mime, spot)
+    assert window.scene.selected_ids() == ["conv2d_1"]
+    assert window.inspector.node_id == "conv2d_1"
+
+    drag(qtbot, view, port_point(view, "image", "out", True), port_point(view, "conv2d_1", "x", False))
+    assert document.graph.nodes["conv2d_1"].inputs == ["image"]
+    drag(qtbot, view, port_point(view, "conv2d_1", "out", True), empty_point(view))
+    qtbot.keyClicks(view.popup.edit, "relu")
+    qtbot.keyClick(view.popup.edit, Qt.Key_Return)
+    out_wire = next(w for w in window.scene.wire_items.values() if w.source == "conv2d_1")
+    params = document.graph.nodes["conv2d_1"].params
+    k = params["kernel_size"]
+    size = 32 - k + 1
+    assert out_wire.label == f"{params['out_channels']}×{size}×{size}"
+
+    qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=node_point(view, "conv2d_1"))
+    assert window.inspector.node_id == "conv2d_1"
+    first, second = window.inspector.editor("kernel_size").spins
+    new_k = 3 if k != 3 else 5
+    type_into(qtbot, first, str(new_k))
+    type_into(qtbot, second, str(new_k))
+    assert document.graph.nodes["conv2d_1"].params["kernel_size"] == new_k
+    new_size = 32 - new_k + 1
+    assert out_wire.label == f"{params['out_channels']}×{new_size}×{new_size}"
+
+    # an invalid wire: the flatten output into the new conv is refused, nothing changes
+    count = document.undo_stack.index()
+    document.disconnect("conv2d_1")
+    drag(qtbot, view, port_point(view, "flatten", "out", True), port_point(view, "conv2d_1", "x", False))
+    assert document.graph.nodes["conv2d_1"].inputs == []
+    assert "Not connected" in window.statusBar().currentMessage()
+    document.undo_stack.undo()  # the disconnect
+    assert document.undo_stack.index() == count
+
+    # undo each step: kernel size, relu+wire, wire, drop
+    press(qtbot, window, "Ctrl+Z")
+    assert out_wire.label == f"{params['out_channels']}×{size}×{size}"
+    press(qtbot, window, "Ctrl+Z")
+    assert not [n for n in document.graph.nodes if n.startswith("relu")]
+    press(qtbot, window, "Ctrl+Z")
+    assert document.graph.nodes["conv2d_1"].inputs == []
+    press(qtbot, window, "Ctrl+Z")
+    assert "conv2d_1" not in document.graph.nodes and "conv2d_1" not in window.scene.node_items
+    assert document.graph.nodes == load_graph(LENET).nodes
+    for _ in range(4):
+        press(qtbot, window, "Ctrl+Shift+Z")
+    assert document.graph.nodes["conv2d_1"].params["kernel_size"] == new_k
+    assert [w.label for w in window.scene.wire_items.values() if w.source == "conv2d_1"] == \
+        [f"{params['out_channels']}×{new_size}×{new_size}"]
