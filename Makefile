@@ -27,6 +27,7 @@ test: setup
 
 docs: setup
 	$(BIN)/modelbuilder blocks --markdown > docs/blocks.md
+	$(BIN)/modelbuilder gui graphs/seq2seq_attention.yaml --screenshot docs/images/editor.png --select attention
 
 bench: setup
 	$(BIN)/python bench/compile_overhead.py

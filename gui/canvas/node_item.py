@@ -70,6 +70,7 @@ class NodeItem(QGraphicsItem):
         self.outputs: list[str] = []
         self.highlight_port: Optional[tuple[str, bool]] = None  # (port, output) a dragged wire is over
         self.highlight_ok = True
+        self._shown: tuple = ()
         self._font = QFont()
         self._font.setPointSizeF(8.5)
         self._bold = QFont(self._font)
@@ -81,7 +82,6 @@ class NodeItem(QGraphicsItem):
     def refresh(self, node, block, info, problems) -> None:
         """Prepare what the box shows from the document's node, its block declaration
         (None if unknown), its analysis info (None if missing) and its problems."""
-        self.prepareGeometryChange()  # port count may change the label area
         category = block.category if block is not None else ("Composite" if getattr(node, "graph", None) else None)
         self.color = style.category_color(category)
         self.inputs = [p.name for p in block.inputs] if block is not None else []
@@ -117,7 +117,11 @@ class NodeItem(QGraphicsItem):
             width -= QFontMetrics(self._small).horizontalAdvance(self.count_text) + 8
         self.shape_line = metrics.elidedText(line, Qt.ElideRight, width)
         self.setToolTip(self._tooltip(node, block, info, problems))
-        self.update()
+        shown = (self.color.rgb(), self.title, self.subtitle, self.shape_line, self.count_text, self.has_error,
+                 self.has_warning, tuple(self.inputs), tuple(self.outputs))
+        if shown != self._shown:  # redraw (and re-cache) only boxes whose picture changed
+            self._shown = shown
+            self.update()
 
     @staticmethod
     def _tooltip(node, block, info, problems) -> str:

@@ -8,6 +8,7 @@ code here: the document says what changed and the scene follows.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Optional
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
@@ -213,39 +214,40 @@ class GraphScene(QGraphicsScene):
     def route_wires(self, wires=None) -> None:
         """Give each wire its end points and, where boxes are in the way, a free lane."""
         self._route_timer.stop()
+        boxes = self._box_index()
         for wire in (self.wire_items.values() if wires is None else wires):
             source, target = self.node_items.get(wire.source), self.node_items.get(wire.target)
             if source is None or target is None:
                 continue
             start = source.port_pos(wire.source_port, output=True)
             end = target.port_pos(wire.target_port, output=False)
-            lane, side = self._lane(start, end, {wire.source, wire.target})
+            lane, side = self._lane(start, end, {wire.source, wire.target}, boxes)
             wire.set_route(start, end, lane, side)
 
-    def _lane(self, start: QPointF, end: QPointF, ends: set[str]) -> tuple[Optional[float], int]:
+    def _box_index(self) -> tuple[list[float], list[tuple[float, float, float, str]]]:
+        """Node boxes sorted by their top edge (tops, boxes as (top, left, right, id)).
+        Routing asks this, not the scene's index: the scene re-indexes every wire whose
+        shape changes, which made routing a 500-node graph take seconds."""
+        found = sorted((item.pos().y(), item.pos().x(), item.pos().x() + NODE_WIDTH, node_id)
+                       for node_id, item in self.node_items.items())
+        return [b[0] for b in found], found
+
+    def _lane(self, start: QPointF, end: QPointF, ends: set[str], index) -> tuple[Optional[float], int]:
         """(None, 0) when the direct curve meets no other box; else the x of the vertical
         lane nearest the middle that no box between the two ends' heights covers, and the
         side its label goes to (+1 right, -1 left: away from the boxes beside it)."""
         top, bottom = start.y() + BEND / 2, end.y() - BEND / 2
         if bottom <= top:
             return None, 0  # an upward wire (a cycle in a broken graph): drawn directly
-        left, right = min(start.x(), end.x()), max(start.x(), end.x())
-
-        def boxes(rect: QRectF) -> list[tuple[float, float]]:
-            found = []
-            for item in self.items(rect, Qt.IntersectsItemBoundingRect):
-                if isinstance(item, NodeItem) and item.node_id not in ends:
-                    x, y = item.pos().x(), item.pos().y()
-                    if y < bottom and y + NODE_HEIGHT > top:
-                        found.append((x - LANE_MARGIN, x + NODE_WIDTH + LANE_MARGIN))
-            return found
-
-        if not boxes(QRectF(left - 2, top, right - left + 4, bottom - top)):
+        tops, boxes = index
+        first, last = bisect_left(tops, top - NODE_HEIGHT), bisect_left(tops, bottom)
+        between = [(left - LANE_MARGIN, right + LANE_MARGIN) for y, left, right, node_id in boxes[first:last]
+                   if node_id not in ends and y < bottom and y + NODE_HEIGHT > top]
+        low, high = min(start.x(), end.x()) - 2, max(start.x(), end.x()) + 2
+        if not any(lo + LANE_MARGIN < high and hi - LANE_MARGIN > low for lo, hi in between):
             return None, 0
-        extent = self.itemsBoundingRect()
-        spans = sorted(boxes(QRectF(extent.left() - 1, top, extent.width() + 2, bottom - top)))
         merged: list[list[float]] = []
-        for lo, hi in spans:
+        for lo, hi in sorted(between):
             if merged and lo <= merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], hi)
             else:
