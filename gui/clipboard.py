@@ -10,10 +10,11 @@ Qt's clipboard itself is the widget layer's business: these functions take and r
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Iterable, Optional
 
 from builder import Graph, GraphError, Node, dump_graph, parse_graph
-from gui.document import GraphDocument
+from gui.document import GraphDocument, relative_path
 from gui.layout import layered_layout
 from gui.wiring import drop_refs, registered_ports, rename_refs
 
@@ -30,6 +31,8 @@ def copy_nodes(document: GraphDocument, ids: Iterable[str]) -> str:
     for node_id in order:
         node = copy.deepcopy(document.node(node_id))
         node.inputs = drop_refs(node.inputs, document.input_ports(node_id), lambda ref: ref.node not in chosen)
+        if node.graph and not Path(node.graph).is_absolute():  # the text may travel to another folder
+            node.graph = (document.graph_file_dir() / node.graph).resolve().as_posix()
         nodes[node_id] = node
     placed = {i: document.position(i) for i in order if document.position(i) is not None}
     layout = None
@@ -70,8 +73,11 @@ def paste_nodes(document: GraphDocument, text: str, offset: Iterable[float] = (0
     nodes = []
     for old, node in pasted.nodes.items():
         inputs = drop_refs(node.inputs, registered_ports(node), lambda ref: ref.node not in mapping)
+        graph_file = node.graph
+        if graph_file and Path(graph_file).is_absolute() and document.path:
+            graph_file = relative_path(Path(graph_file), document.graph_file_dir())
         nodes.append(Node(mapping[old], block=node.block, params=copy.deepcopy(node.params),
-                          inputs=rename_refs(inputs, mapping), graph=node.graph))
+                          inputs=rename_refs(inputs, mapping), graph=graph_file))
     layout = pasted.layout or {}
     relative = {i: tuple(layout[i]) for i in pasted.nodes if i in layout}
     if len(relative) < len(pasted.nodes):  # (some) positions missing: lay the pasted set out

@@ -14,6 +14,7 @@ widget. The engine is reached through ``builder``'s public API and the block dec
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections import deque
 from contextlib import contextmanager
@@ -25,9 +26,24 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QUndoStack
 
 from blocks import Block, Port, get_block
-from builder import Analysis, Graph, Node, Ref, analyze, load_graph, save_graph
-from builder import id_problem
-from gui.commands import NodesCommand, NodeState, NodeStates, PositionsCommand, RenameCommand, SetParamCommand
+from builder import (
+    Analysis,
+    Graph,
+    Node,
+    Ref,
+    analyze,
+    id_problem,
+    load_graph,
+    save_graph,
+)
+from gui.commands import (
+    NodesCommand,
+    NodeState,
+    NodeStates,
+    PositionsCommand,
+    RenameCommand,
+    SetParamCommand,
+)
 from gui.layout import NODE_HEIGHT, V_GAP, layered_layout
 from gui.wiring import bind, drop_refs, encode, rename_refs
 
@@ -82,6 +98,15 @@ def _plain(value: Any) -> Any:
 def _position(value: Iterable[float]) -> Position:
     x, y = value
     return round(float(x)), round(float(y))
+
+
+def relative_path(target: Path, start: Path) -> str:
+    """``target`` relative to the folder ``start`` with forward slashes, as graph files
+    write it (absolute where no relative path exists, e.g. another drive)."""
+    try:
+        return Path(os.path.relpath(target.resolve(), start)).as_posix()
+    except ValueError:
+        return target.resolve().as_posix()
 
 
 def starter_params(block_name: str) -> dict[str, Any]:
@@ -447,11 +472,34 @@ class GraphDocument(QObject):
         """Write the graph (atomically; a loaded file keeps its comments) to ``path``,
         default where it came from; marks the document unmodified."""
         old = self._graph.path
+        if path is not None:
+            self._rebase_graph_files(Path(path))
         target = save_graph(self._graph, path)
         self.undo_stack.setClean()
         if str(target) != old:
             self.pathChanged.emit(str(target))
         return target
+
+    def graph_file_dir(self) -> Path:
+        """The folder that graph-file nodes' relative paths start from."""
+        return Path(self._graph.path).resolve().parent if self._graph.path else Path.cwd()
+
+    def _rebase_graph_files(self, new_path: Path) -> None:
+        """A graph-file node names its file relative to the graph's own file: saving into
+        another folder rewrites those names so that they still find the same files."""
+        old_dir, new_dir = self.graph_file_dir(), new_path.resolve().parent
+        if old_dir == new_dir:
+            return
+        changed = []
+        for node in self._graph.nodes.values():
+            if node.graph and not Path(node.graph).is_absolute():
+                node.graph = relative_path(old_dir / node.graph, new_dir)
+                changed.append(node.id)
+        if changed:
+            self._dirty = True
+            for node_id in changed:
+                self.nodeChanged.emit(node_id)
+            self._refresh()
 
     def mark_recovered(self) -> None:
         """Mark a document made from a recovery copy as unsaved (it differs from the file

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 
 from builder import GraphError
@@ -81,8 +81,10 @@ class MainWindow(QMainWindow):
         self._autosave.timeout.connect(self.autosave)
         self._autosave.start()
 
+        self.undo_group = QUndoGroup(self)
         self._make_actions()
         self._make_menus()
+        self._make_edit_menu()
         self.set_document(GraphDocument())
         self.resize(1500, 950)
         self._docks_sized = False
@@ -152,22 +154,17 @@ class MainWindow(QMainWindow):
         self._update_recent_menu()
 
     def _make_edit_menu(self) -> None:
-        """Undo and redo come from the document's stack (their text names the edit)."""
-        menu = self.edit_menu
-        menu.clear()
-        undo = self.document.undo_stack.createUndoAction(self, "&Undo")
+        """Undo and redo act on the current document's stack through one QUndoGroup, so
+        the actions (and their shortcuts) are made once; their text names the edit."""
+        undo = self.undo_group.createUndoAction(self, "&Undo")
         undo.setShortcuts(QKeySequence.keyBindings(QKeySequence.Undo))
-        redo = self.document.undo_stack.createRedoAction(self, "&Redo")
+        redo = self.undo_group.createRedoAction(self, "&Redo")
         redo.setShortcuts(QKeySequence.keyBindings(QKeySequence.Redo))
-        for old in getattr(self, "_undo_actions", ()):
-            try:
-                self.removeAction(old)
-                old.deleteLater()
-            except RuntimeError:
-                pass  # already gone with the old document's stack
-        self._undo_actions = (undo, redo)
+        for action in (undo, redo):
+            action.setShortcutContext(Qt.WindowShortcut)
         self.addActions([undo, redo])
         self.actions["undo"], self.actions["redo"] = undo, redo
+        menu = self.edit_menu
         menu.addActions([undo, redo])
         menu.addSeparator()
         menu.addActions([self.actions[k] for k in ("cut", "copy", "paste", "duplicate", "delete")])
@@ -177,13 +174,18 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ the document
     def set_document(self, document: GraphDocument) -> None:
         """Show ``document`` (the previous one is dropped: ask first, see maybe_save)."""
-        old_view = self.view
+        old = self.document  # kept alive until its scene is off the view
         self.document = document
         self.scene = GraphScene(document, parent=document)
-        self.view = GraphView(self.scene)
-        self.setCentralWidget(self.view)
-        if old_view is not None:
-            old_view.deleteLater()
+        if self.view is None:
+            self.view = GraphView(self.scene)
+            self.setCentralWidget(self.view)
+        else:  # one view for the window's life: replacing the central widget squeezes it between the docks
+            self.view.set_graph_scene(self.scene)
+        if old is not None:
+            self.undo_group.removeStack(old.undo_stack)
+        self.undo_group.addStack(document.undo_stack)
+        self.undo_group.setActiveStack(document.undo_stack)
         self.inspector.set_document(document)
         self.problems.set_document(document)
         self.scene.nodeSelectionChanged.connect(self.inspector.show_nodes)
@@ -193,7 +195,6 @@ class MainWindow(QMainWindow):
         document.analysisChanged.connect(self._update_status)
         document.modifiedChanged.connect(self.setWindowModified)
         document.pathChanged.connect(lambda _path: self._update_title())
-        self._make_edit_menu()
         self._update_title()
         self.setWindowModified(document.is_modified)
         self._update_status()

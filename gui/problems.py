@@ -11,8 +11,16 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStyle, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QStyle,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui.document import GraphDocument
 
@@ -106,7 +114,7 @@ class ProblemsPanel(QWidget):
             item.setIcon(SEVERITY, icons[problem.is_error])
             item.setToolTip(SEVERITY, problem.severity)
             item.setData(SEVERITY, SEVERITY_ROLE, problem.severity)
-            item.setData(NODE, NODE_ROLE, problem.node)
+            item.setData(NODE, NODE_ROLE, problem.node or "")  # "" not None: see tests/gui/test_qt_binding.py
             tip = problem.message + (f"\nhint: {problem.hint}" if problem.hint else "")
             for column in (NODE, MESSAGE):
                 item.setToolTip(column, f"{tip}\n{problem.location()}")

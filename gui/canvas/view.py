@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QGraphicsView
 
 from gui.canvas.scene import GraphScene
 from gui.document import starter_params
-from gui.layout import NODE_HEIGHT, NODE_WIDTH
+from gui.layout import LAYER_PITCH, NODE_HEIGHT, NODE_WIDTH
 from gui.style import BLOCK_MIME_TYPE
 
 MIN_SCALE, MAX_SCALE = 0.05, 4.0
@@ -39,6 +39,21 @@ class GraphView(QGraphicsView):
         self._pan_from: Optional[QPointF] = None
         self._space = False
         self.popup = None  # the open block search, for tests
+        self._connect(scene)
+
+    def set_graph_scene(self, scene: GraphScene) -> None:
+        """Show another document's scene in this view (the view, and so the window's
+        layout, stays put when a file is opened)."""
+        old = self.graph_scene
+        if old is not None:
+            old.canvasDoubleClicked.disconnect(self._search_at)
+            old.wireDroppedOnCanvas.disconnect(self._search_for_wire)
+        self.setScene(scene)
+        self.setAcceptDrops(not scene.read_only)
+        self.resetTransform()
+        self._connect(scene)
+
+    def _connect(self, scene: GraphScene) -> None:
         scene.canvasDoubleClicked.connect(self._search_at)
         scene.wireDroppedOnCanvas.connect(self._search_for_wire)
 
@@ -159,9 +174,17 @@ class GraphView(QGraphicsView):
         return node_id
 
     def add_block_at_center(self, block_name: str) -> Optional[str]:
-        """Add a block in the middle of what the view shows (palette double-click)."""
+        """Add a block in the middle of what the view shows (palette double-click), or
+        below the boxes already there, so that blocks added one after another form a
+        column instead of a pile."""
         center = self.mapToScene(self.viewport().rect().center())
-        return self.add_block(block_name, center)
+        boxes = [item.sceneBoundingRect() for item in self.graph_scene.node_items.values()]
+        spot = QRectF(center.x() - NODE_WIDTH / 2, center.y() - NODE_HEIGHT / 2, NODE_WIDTH, NODE_HEIGHT)
+        for _ in range(len(boxes) + 1):
+            if not any(box.intersects(spot) for box in boxes):
+                break
+            spot.translate(0, LAYER_PITCH)
+        return self.add_block(block_name, spot.center())
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasFormat(BLOCK_MIME_TYPE) and not self.graph_scene.read_only:
@@ -181,7 +204,9 @@ class GraphView(QGraphicsView):
         event.acceptProposedAction()
 
     def _open_search(self, names, title: str, scene_pos: QPointF, source_ref: Optional[str]) -> None:
-        from gui.block_search import BlockSearchPopup  # the popup is only needed on demand
+        from gui.block_search import (
+            BlockSearchPopup,  # the popup is only needed on demand
+        )
 
         popup = BlockSearchPopup(names, self, title=title)
         popup.blockChosen.connect(lambda name: self.add_block(name, scene_pos, source_ref))

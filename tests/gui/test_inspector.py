@@ -14,8 +14,17 @@ from blocks import Bool, Choice, Float, Int, Ints, Text, all_blocks
 from builder import parse_graph
 from gui.document import GraphDocument
 from gui.inspector import Inspector, count_text, short_number
-from gui.param_editors import (BoolEditor, ChoiceEditor, FloatEditor, IntEditor, IntsEditor, OptionalEditor,
-                               ShapeEditor, TextEditor, make_editor)
+from gui.param_editors import (
+    BoolEditor,
+    ChoiceEditor,
+    FloatEditor,
+    IntEditor,
+    IntsEditor,
+    OptionalEditor,
+    ShapeEditor,
+    TextEditor,
+    make_editor,
+)
 from tests.conftest import ROOT
 
 

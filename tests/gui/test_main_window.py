@@ -225,13 +225,30 @@ def test_problems_list_click_selects_the_node(window, qtbot):
     assert window.scene.selected_ids() == ["fc1"]
 
 
-def test_palette_double_click_adds_the_block_in_the_middle_of_the_view(window, qtbot):
-    window.open_file(LENET)
-    window.palette.blockActivated.emit("dropout")
-    assert "dropout_1" in window.document.graph.nodes
+def test_palette_double_click_adds_blocks_in_the_middle_of_the_view_one_below_the_other(window, qtbot):
+    window.new_file()
+    for name in ("input", "conv2d", "relu"):
+        window.palette.blockActivated.emit(name)
     center = window.view.mapToScene(window.view.viewport().rect().center())
-    x, y = window.document.position("dropout_1")
+    x, y = window.document.position("input_1")
     assert abs(x + 90 - center.x()) <= 1 and abs(y + 35 - center.y()) <= 1
+    ys = [window.document.position(i)[1] for i in ("input_1", "conv2d_1", "relu_1")]
+    assert ys[1] - ys[0] == ys[2] - ys[1] >= 70  # a column, not a pile
+    assert window.scene.selected_ids() == ["relu_1"]
+
+
+def test_opening_files_keeps_the_canvas_size_and_undo_working(window, qtbot):
+    window.open_file(LENET)
+    width = window.view.width()
+    window.document.move_nodes({"conv1": (300, 300)})
+    window.answers["unsaved"] = QMessageBox.Discard
+    for path in (ROOT / "graphs" / "alexnet.yaml", LENET):
+        window.open_file(path)
+        qtbot.wait(10)
+        assert window.view.width() == width, "the canvas must not shrink when a file is opened"
+    window.document.move_nodes({"conv1": (100, 130)})
+    press(qtbot, window, "Ctrl+Z")
+    assert window.document.position("conv1") != (100, 130)
 
 
 def test_composite_node_double_click_opens_its_inside_read_only(window, qtbot, tmp_path):
@@ -351,3 +368,21 @@ def test_a_person_builds_on_lenet_drag_connect_edit_and_undo_everything(window, 
     assert document.graph.nodes["conv2d_1"].params["kernel_size"] == new_k
     assert [w.label for w in window.scene.wire_items.values() if w.source == "conv2d_1"] == \
         [f"{params['out_channels']}×{new_size}×{new_size}"]
+
+
+def test_save_as_elsewhere_and_copy_paste_keep_composite_blocks_working(window, qtbot, tmp_path):
+    window.open_file(ROOT / "graphs" / "unet_small.yaml")
+    window.answers["save_path"] = str(tmp_path / "mine" / "my_unet.yaml")
+    assert window.save_as()
+    assert not Path(window.document.graph.nodes["enc1"].graph).is_absolute()
+    reopened = load_graph(tmp_path / "mine" / "my_unet.yaml")
+    from builder import analyze
+
+    assert not analyze(reopened).problems, "the saved file must still find parts/double_conv.yaml"
+    assert analyze(reopened).total.params == 117_090
+    window.scene.select_nodes(["enc1"])
+    press(qtbot, window, "Ctrl+C")
+    window.new_file()
+    press(qtbot, window, "Ctrl+V")
+    assert not [p for p in window.document.analysis.problems if "cannot use" in p.message]
+    assert window.document.analysis.nodes["enc1"].block is not None  # the file was found
