@@ -398,10 +398,12 @@ class GraphDocument(QObject):
                                           False, False))
         return verdict
 
-    def disconnect(self, target_id: str, port: Optional[str] = None, source_ref: Optional[str] = None) -> bool:
+    def disconnect(self, target_id: str, port: Optional[str] = None, source_ref: Optional[str] = None,
+                   once: bool = False) -> bool:
         """Remove the wires into input ``port`` of ``target_id`` (None: any port), only
-        those from ``source_ref`` if given (``lstm`` and ``lstm.out`` are the same output).
-        Returns False when there was no such wire."""
+        those from ``source_ref`` if given (``lstm`` and ``lstm.out`` are the same output);
+        with ``once``, only the last such wire (one of two identical wires into a variadic
+        port). Returns False when there was no such wire."""
         node = self._graph.nodes[target_id]
         wanted = self._output_key(Ref.parse(source_ref)) if source_ref is not None else None
 
@@ -409,7 +411,15 @@ class GraphDocument(QObject):
             return wanted is None or self._output_key(Ref.parse(text)) == wanted
 
         ports, bound = self.input_ports(target_id), self.bound_inputs(target_id)
-        if bound is not None:
+        if bound is not None and once:
+            kept = {name: list(refs) for name, refs in bound.items()}
+            for name, refs in reversed(list(kept.items())):
+                hits = [i for i, r in enumerate(refs) if (port is None or name == port) and matches(r)]
+                if hits:
+                    del refs[hits[-1]]
+                    break
+            inputs = encode(kept, ports, node.inputs) if kept != bound else node.inputs
+        elif bound is not None:
             kept = {name: [r for r in refs if (port is not None and name != port) or not matches(r)]
                     for name, refs in bound.items()}
             inputs = encode(kept, ports, node.inputs) if kept != bound else node.inputs

@@ -15,7 +15,7 @@ from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 
-from builder import GraphError
+from builder import GraphError, load_graph
 from gui.canvas import GraphScene, GraphView
 from gui.clipboard import copy_nodes, duplicate, has_nodes, paste_nodes
 from gui.document import GraphDocument
@@ -459,7 +459,7 @@ class MainWindow(QMainWindow):
             return
         with self.document.macro("Delete selection"):
             for wire in wires:
-                self.document.disconnect(wire.target, wire.target_port, wire.key[2])
+                self.document.disconnect(wire.target, wire.target_port, wire.key[2], once=True)
             self.document.remove_nodes(ids)
 
     def arrange(self) -> None:
@@ -468,27 +468,57 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ composite blocks
     def open_inside(self, node_id: str) -> Optional[QMainWindow]:
-        """Show the graph inside a composite node, read-only, in its own window."""
+        """Show the graph inside a composite node, read-only, in its own window, as this
+        node uses it: with the node's values of the exposed parameters and the shapes
+        that flow into it (a second double-click brings the same window back)."""
         node = self.document.graph.nodes.get(node_id)
         if node is None or not node.graph:
             return None
-        base = Path(self.document.path).parent if self.document.path else Path.cwd()
-        path = (base / node.graph).resolve()
+        path = (self.document.graph_file_dir() / node.graph).resolve()
+        key = (node_id, str(path))
+        for window in self.inside_windows:
+            if window.property("inside") == str(key) and window.isVisible():
+                window.raise_()
+                window.activateWindow()
+                return window
         try:
-            inner = GraphDocument.open(path)
+            inner = load_graph(path)
         except GraphError as error:
             self.show_error("Cannot open the composite block", graph_problem_text(error))
             return None
+        info = self.document.analysis.nodes.get(node_id)
+        as_used = as_instance(inner, node.params, info.input_shapes if info is not None else {})
+        document = GraphDocument(inner)
         window = QMainWindow(self)
         window.setObjectName("insideWindow")
+        window.setProperty("inside", str(key))
         window.setWindowTitle(f"{node_id}: {path.name} (read-only) — {APP_NAME}")
-        scene = GraphScene(inner, read_only=True, parent=inner)
-        inner.setParent(window)
+        scene = GraphScene(document, read_only=True, parent=document)
+        document.setParent(window)
         view = GraphView(scene)
         window.setCentralWidget(view)
-        window.statusBar().showMessage(f"{path} — read-only; open the file itself to edit it")
+        window.statusBar().showMessage(f"{path} as {node_id} uses it ({as_used}) — read-only; "
+                                       f"open the file itself to edit it")
         window.resize(900, 700)
         window.show()
         view.fit_all()
         self.inside_windows.append(window)
         return window
+
+
+def as_instance(inner, params: dict, input_shapes: dict) -> str:
+    """Give a composite's inner graph one use's values: exposed parameters set to the
+    node's values, input nodes to the shapes that reach the node. Returns a summary."""
+    said = []
+    for name, value in params.items():
+        targets = (inner.expose or {}).get(name)
+        for target in (targets if isinstance(targets, list) else [targets] if targets else []):
+            node_id, _, param = str(target).partition(".")
+            if node_id in inner.nodes and param:
+                inner.nodes[node_id].params[param] = value
+        said.append(f"{name}={value}")
+    for port, shape in input_shapes.items():
+        if port in inner.nodes and shape is not None:
+            inner.nodes[port].params["shape"] = list(shape)
+            said.append(f"{port}: {short_shape(shape)}")
+    return ", ".join(said) or "its own defaults"

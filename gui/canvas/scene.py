@@ -23,6 +23,8 @@ from gui.labels import short_shape
 from gui.layout import NODE_HEIGHT, NODE_WIDTH
 
 LANE_MARGIN = 14  # how far a routed wire keeps from the boxes it passes
+MIN_LANE_GAP = 60  # a gap between boxes narrower than this holds no lane (its label would not fit)
+UP_LANE_MARGIN = 8
 GRID = 20
 
 
@@ -165,7 +167,10 @@ class GraphScene(QGraphicsScene):
 
     def _sync_wires(self, target: str) -> None:
         """Make the wire items into ``target`` match the document's wires."""
-        wanted = {(w.target, w.target_port, w.ref): w for w in self.document.wires(target)}
+        wanted = {}
+        for w in self.document.wires(target):  # the same source twice into a variadic port: two wires
+            copies = sum(1 for key in wanted if key[:3] == (w.target, w.target_port, w.ref))
+            wanted[(w.target, w.target_port, w.ref, copies)] = w
         for key in [k for k, w in self.wire_items.items() if w.target == target and k not in wanted]:
             self._remove_wire(key)
         for key, wire in wanted.items():
@@ -235,26 +240,35 @@ class GraphScene(QGraphicsScene):
     def _lane(self, start: QPointF, end: QPointF, ends: set[str], index) -> tuple[Optional[float], int]:
         """(None, 0) when the direct curve meets no other box; else the x of the vertical
         lane nearest the middle that no box between the two ends' heights covers, and the
-        side its label goes to (+1 right, -1 left: away from the boxes beside it)."""
+        side its label goes to (+1 right, -1 left: away from the boxes beside it).
+
+        A wire that runs upwards (its target is level with or above its source, as when
+        nodes sit side by side) always takes a lane: a direct curve would cross both boxes.
+        Its own two boxes count as obstacles then."""
+        upward = end.y() - start.y() < BEND
         top, bottom = start.y() + BEND / 2, end.y() - BEND / 2
-        if bottom <= top:
-            return None, 0  # an upward wire (a cycle in a broken graph): drawn directly
+        if upward:
+            top, bottom = end.y() - BEND, start.y() + BEND
         tops, boxes = index
         first, last = bisect_left(tops, top - NODE_HEIGHT), bisect_left(tops, bottom)
-        between = [(left - LANE_MARGIN, right + LANE_MARGIN) for y, left, right, node_id in boxes[first:last]
-                   if node_id not in ends and y < bottom and y + NODE_HEIGHT > top]
+        # an upward wire's label sits below its source, not in its lane: any gap will do
+        margin, min_gap = (UP_LANE_MARGIN, 0) if upward else (LANE_MARGIN, MIN_LANE_GAP)
+        between = [(left - margin, right + margin) for y, left, right, node_id in boxes[first:last]
+                   if (upward or node_id not in ends) and y < bottom and y + NODE_HEIGHT > top]
         low, high = min(start.x(), end.x()) - 2, max(start.x(), end.x()) + 2
-        if not any(lo + LANE_MARGIN < high and hi - LANE_MARGIN > low for lo, hi in between):
+        if not upward and not any(lo + LANE_MARGIN < high and hi - LANE_MARGIN > low for lo, hi in between):
             return None, 0
         merged: list[list[float]] = []
         for lo, hi in sorted(between):
-            if merged and lo <= merged[-1][1]:
+            if merged and lo <= merged[-1][1] + min_gap:  # too narrow a gap for a wire and its label
                 merged[-1][1] = max(merged[-1][1], hi)
             else:
                 merged.append([lo, hi])
         middle = (start.x() + end.x()) / 2
         for lo, hi in merged:
             if lo < middle < hi:
+                if upward:  # the side of the target that faces the source
+                    return (lo if start.x() < end.x() else hi), 0
                 return (lo, -1) if middle - lo <= hi - middle else (hi, 1)
         return middle, 0
 

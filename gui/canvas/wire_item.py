@@ -70,6 +70,8 @@ class WireItem(QGraphicsItem):
 
     def label_center(self) -> QPointF:
         """Where the shape label sits: mid-lane for a routed wire, mid-curve otherwise."""
+        if self.lane is not None and self.end.y() - self.start.y() < BEND:  # upward: below the source
+            return QPointF((self.start.x() + self.lane) / 2, self.start.y() + BEND / 2)
         if self.lane is not None:
             return QPointF(self.lane, (self.start.y() + BEND + self.end.y() - BEND) / 2)
         return self._path.pointAtPercent(0.5)
@@ -99,7 +101,7 @@ class WireItem(QGraphicsItem):
         height = metrics.height() + 2
         center = self.label_center()
         left = center.x() - width / 2
-        if self.lane is not None and self.side:
+        if self.lane is not None and self.side and self.end.y() - self.start.y() >= BEND:
             left = center.x() + 3 if self.side > 0 else center.x() - 3 - width
         self._label_rect = QRectF(left, center.y() - height / 2, width, height)
 

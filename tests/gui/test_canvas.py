@@ -267,3 +267,20 @@ def test_gallery_graph_laid_out_without_overlaps_and_with_every_wire_labeled(qtb
         assert not any(_crosses_box(wire_item._path, r) for r in others), f"{wire_item.key} runs under a box"
         assert not any(r.intersects(wire_item.label_rect()) for r in boxes.values()), \
             f"the label of {wire_item.key} is hidden by a box"
+
+
+def test_wires_between_boxes_side_by_side_go_around_them(qtbot):
+    """Arranging before wiring leaves a row: outputs (bottom) feed inputs (top) level with
+    them. Such wires run through a lane beside the boxes, never through one."""
+    document = GraphDocument()
+    ids = [document.add_node(name, position=(x, 0)) for name, x in
+           (("input", 0), ("conv2d", 220), ("relu", 440), ("output", 660))]
+    for source, target in zip(ids, ids[1:]):
+        assert document.connect(source, target)
+    scene = GraphScene(document)
+    boxes = [box(item) for item in scene.node_items.values()]
+    assert len(scene.wire_items) == 3
+    for wire_item in scene.wire_items.values():
+        assert wire_item.lane is not None
+        assert not any(_crosses_box(wire_item._path, r) for r in boxes), wire_item.key
+        assert not any(r.intersects(wire_item.label_rect()) for r in boxes), wire_item.key

@@ -272,6 +272,10 @@ def test_composite_node_double_click_opens_its_inside_read_only(window, qtbot, t
     assert inside.isVisible() and "read-only" in inside.windowTitle()
     scene = inside.centralWidget().graph_scene
     assert set(scene.node_items) == {"x", "c1", "c2", "y"}
+    # shown as this node uses it: width 4 and the caller's 3x16x16 input, not the file's 8 / 3x8x8
+    assert scene.node_items["c2"].shape_line.startswith("→ 4×16×16")
+    assert "width=4" in inside.statusBar().currentMessage()
+    assert window.open_inside("down") is inside  # a second double-click brings it back
     assert scene.read_only and not (scene.node_items["c1"].flags() & QGraphicsItem.ItemIsMovable)
     inside.close()
 
@@ -386,3 +390,19 @@ def test_save_as_elsewhere_and_copy_paste_keep_composite_blocks_working(window, 
     press(qtbot, window, "Ctrl+V")
     assert not [p for p in window.document.analysis.problems if "cannot use" in p.message]
     assert window.document.analysis.nodes["enc1"].block is not None  # the file was found
+
+
+def test_two_identical_wires_into_a_variadic_port_are_two_items_and_delete_one_at_a_time(window, qtbot):
+    window.open_file(LENET)
+    document = window.document
+    cat = document.add_node("concat", position=(700, 300))
+    document.connect("conv1", cat)
+    document.connect("conv1", cat)
+    assert document.graph.nodes[cat].inputs == ["conv1", "conv1"]
+    items = window.scene.wires_into(cat)
+    assert len(items) == 2
+    window.scene.clearSelection()
+    items[0].setSelected(True)
+    press(qtbot, window, "Delete")
+    assert document.graph.nodes[cat].inputs == ["conv1"]
+    assert len(window.scene.wires_into(cat)) == 1
