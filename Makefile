@@ -32,6 +32,7 @@ docs: setup
 bench: setup
 	$(BIN)/python bench/compile_overhead.py
 	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/editor.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
