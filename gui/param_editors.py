@@ -271,7 +271,32 @@ class IntEditor(ParamEditor):
         self._commit(value)
 
 
-class FloatEditor(ParamEditor):
+class _ParsedLineEditor(ParamEditor):
+    """A line edit whose text ``_parse`` turns into a value: marked while the text is
+    invalid, committed on Enter or focus-out when valid and changed."""
+
+    def _parse(self, text: str) -> Any:
+        raise NotImplementedError
+
+    def _edited(self, text: str) -> None:
+        try:
+            self._parse(text)
+            self._set_invalid(None)
+        except ParamError as err:
+            self._set_invalid(str(err))
+
+    def _finished(self) -> None:
+        try:
+            value = self._parse(self.line.text())
+        except ParamError as err:
+            self._set_invalid(str(err))
+            return
+        if value != self._shown:
+            self._shown = value
+            self._commit(value)
+
+
+class FloatEditor(_ParsedLineEditor):
     """Float: a line edit that takes 0.5, 1e-5 or 3 (spin boxes round 1e-5 away); it
     commits on Enter or focus-out, and only text that the declaration accepts."""
 
@@ -307,22 +332,6 @@ class FloatEditor(ParamEditor):
             raise ParamError("expected a finite number")
         return self.param.check(number)
 
-    def _edited(self, text: str) -> None:
-        try:
-            self._parse(text)
-            self._set_invalid(None)
-        except ParamError as err:
-            self._set_invalid(str(err))
-
-    def _finished(self) -> None:
-        try:
-            number = self._parse(self.line.text())
-        except ParamError as err:
-            self._set_invalid(str(err))
-            return
-        if number != self._shown:
-            self._shown = number
-            self._commit(number)
 
 
 class BoolEditor(ParamEditor):
@@ -437,7 +446,7 @@ class IntsEditor(ParamEditor):
         self._commit(self.value())
 
 
-class ShapeEditor(ParamEditor):
+class ShapeEditor(_ParsedLineEditor):
     """Ints of any length (a shape): text like ``3, 224, 224``, committed on Enter or
     focus-out when the declaration accepts it; invalid text is marked and kept back."""
 
@@ -472,22 +481,6 @@ class ShapeEditor(ParamEditor):
             raise ParamError(f"{text.strip()!r} is not a list of whole numbers; e.g. 3, 32, 32") from None
         return list(self.param.check(numbers))
 
-    def _edited(self, text: str) -> None:
-        try:
-            self._parse(text)
-            self._set_invalid(None)
-        except ParamError as err:
-            self._set_invalid(str(err))
-
-    def _finished(self) -> None:
-        try:
-            numbers = self._parse(self.line.text())
-        except ParamError as err:
-            self._set_invalid(str(err))
-            return
-        if numbers != self._shown:
-            self._shown = numbers
-            self._commit(numbers)
 
 
 class TextEditor(ParamEditor):
