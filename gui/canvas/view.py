@@ -112,7 +112,15 @@ class GraphView(QGraphicsView):
             return
         steps = event.angleDelta().y() / 120
         if steps:
+            # keep the scene point under the wheel's position in place (Qt's own anchor
+            # follows the last mouse move, which a wheel event does not update)
+            pos = event.position().toPoint()
+            before = self.mapToScene(pos)
+            self.setTransformationAnchor(QGraphicsView.NoAnchor)
             self.zoom_by(ZOOM_STEP ** steps)
+            delta = self.mapToScene(pos) - before
+            self.translate(delta.x(), delta.y())
+            self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         event.accept()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:

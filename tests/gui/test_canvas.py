@@ -284,3 +284,35 @@ def test_wires_between_boxes_side_by_side_go_around_them(qtbot):
         assert wire_item.lane is not None
         assert not any(_crosses_box(wire_item._path, r) for r in boxes), wire_item.key
         assert not any(r.intersects(wire_item.label_rect()) for r in boxes), wire_item.key
+
+
+def test_wheel_zooms_under_the_mouse_and_middle_button_or_space_drag_pans(canvas, qtbot):
+    from PySide6.QtCore import QPoint as P
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    document, scene, view = canvas(ROOT / "graphs" / "googlenet.yaml")
+    viewport = view.viewport()
+    spot = P(300, 300)
+    under = view.mapToScene(spot)
+    wheel = QWheelEvent(QPointF(spot), QPointF(view.mapToGlobal(spot)), P(0, 0), P(0, 120), Qt.NoButton,
+                        Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(viewport, wheel)
+    assert view.zoom() == pytest.approx(1.2)
+    after = view.mapToScene(spot)
+    assert abs(after.x() - under.x()) < 2 and abs(after.y() - under.y()) < 2  # the point under the mouse stays
+
+    before = view.mapToScene(P(400, 400))
+    qtbot.mousePress(viewport, Qt.MiddleButton, pos=P(400, 400))
+    qtbot.mouseMove(viewport, P(400, 300))
+    qtbot.mouseRelease(viewport, Qt.MiddleButton, pos=P(400, 300))
+    moved = view.mapToScene(P(400, 400)) - before
+    assert moved.y() == pytest.approx(100 / 1.2, abs=2)
+    assert document.undo_stack.count() == 0  # panning is not an edit
+
+    before = view.mapToScene(P(400, 400))
+    qtbot.keyPress(view, Qt.Key_Space)
+    drag(qtbot, view, empty_point(view), empty_point(view) + P(0, -60))
+    qtbot.keyRelease(view, Qt.Key_Space)
+    assert (view.mapToScene(P(400, 400)) - before).y() == pytest.approx(60 / 1.2, abs=2)
+    assert scene.selected_ids() == [] and document.undo_stack.count() == 0
