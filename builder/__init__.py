@@ -20,6 +20,9 @@ _EXPORTS = {
     "analyze": "builder.analysis", "Analysis": "builder.analysis", "NodeInfo": "builder.analysis",
     "compile_graph": "builder.compiler", "resolve_device": "builder.compiler",
     "write_atomic": "builder.atomic",
+    "export": "builder.exporting.api", "ExportResult": "builder.exporting.api",
+    "ExportError": "builder.exporting.errors", "load_bundle": "builder.exporting.bundle",
+    "open_trained": "builder.exporting.source",
 }
 
 __all__ = sorted(_EXPORTS)

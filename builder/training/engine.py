@@ -9,6 +9,7 @@ if the run had never stopped.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import warnings
@@ -189,6 +190,10 @@ class Trainer:
         write_atomic(self.run_folder.graph, dump_graph(self.graph))
         source = str(Path(self.graph.path).resolve()) if self.graph.path else None
         self.run_folder.write_json(self.run_folder.settings, {"graph_source": source, "settings": self.settings})
+        # what export and predict need to treat new inputs like the training data
+        data = {"kind": self.data.kind, "num_classes": self.data.num_classes, "class_names": self.data.class_names,
+                "normalization": self.data.normalization, "description": self.data.description}
+        self.run_folder.write_json(self.run_folder.data, json.loads(json.dumps(data, default=_json_value)))
 
     def _write_plots(self) -> None:
         try:
@@ -403,6 +408,13 @@ class Trainer:
             "device": str(self.device), "params": self.params, "wall_seconds": wall,
             "data": self.data.description,
         }
+
+
+def _json_value(value):
+    """numpy scalars and arrays (in normalization statistics) as JSON numbers and lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
 
 
 def problem_lines(err: Exception) -> list[str]:

@@ -5,6 +5,7 @@
       settings.json         the resolved training settings
       metrics.jsonl         the event stream, one JSON object per line
       summary.json          final and best metrics, speed, device, parameter count, wall time
+      data.json             what the data set defines: task kind, class names, input normalization
       checkpoints/          last.safetensors, best.safetensors, last.state.safetensors
       plots/                loss.png, accuracy.png, gradient_flow.png, timestep_gradients.png
 """
@@ -56,6 +57,10 @@ class RunFolder:
     @property
     def summary(self) -> Path:
         return self.root / "summary.json"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data.json"
 
     @property
     def checkpoints(self) -> Path:

@@ -1,0 +1,53 @@
+"""``export(...)``: one entry point for every export format, used by the CLI and the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+from pathlib import Path
+from typing import Optional
+
+from builder.exporting.errors import ExportError
+from builder.exporting.source import TrainedModel, open_trained
+
+# format -> "module:function"; each function is write(trained: TrainedModel, out: Path) -> ExportResult
+FORMATS = {
+    "bundle": "builder.exporting.bundle:write_bundle",
+    "python": "builder.exporting.python_code:write_python",
+    "torchscript": "builder.exporting.torchscript:write_torchscript",
+    "onnx": "builder.exporting.onnx_export:write_onnx",
+}
+DEFAULT_NAMES = {"bundle": "{name}_bundle", "python": "{name}.py", "torchscript": "{name}.torchscript.pt",
+                 "onnx": "{name}.onnx"}
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote: the main ``path`` (file or folder), every file written,
+    and the largest output difference against the compiled model on a check batch."""
+
+    format: str
+    path: Path
+    files: list[Path] = field(default_factory=list)
+    max_difference: Optional[float] = None
+    notes: list[str] = field(default_factory=list)
+
+
+def default_out(trained: TrainedModel, format: str) -> Path:
+    name = trained.graph.name or "model"
+    base = trained.source if trained.source is not None and trained.source.is_dir() else Path.cwd()
+    return base / DEFAULT_NAMES[format].format(name=name)
+
+
+def export(source: str | Path | TrainedModel, format: str, out: str | Path | None = None,
+           weights: str = "best") -> ExportResult:
+    """Export a trained model (a run folder, a bundle, or a :class:`TrainedModel`) as
+    ``format`` (bundle, python, torchscript, onnx) to ``out`` (default: beside the run).
+    Every format is checked against the compiled model before this returns; raises
+    ExportError (file and reason) when something cannot be exported."""
+    if format not in FORMATS:
+        raise ExportError(f"unknown export format {format!r}", f"choose one of {', '.join(FORMATS)}")
+    trained = source if isinstance(source, TrainedModel) else open_trained(source, weights)
+    target = Path(out) if out is not None else default_out(trained, format)
+    module_name, function = FORMATS[format].split(":")
+    return getattr(import_module(module_name), function)(trained, target)
