@@ -23,6 +23,13 @@ _EXPORTS = {
     "export": "builder.exporting.api", "ExportResult": "builder.exporting.api",
     "ExportError": "builder.exporting.errors", "load_bundle": "builder.exporting.bundle",
     "open_trained": "builder.exporting.source",
+    # training, for front-ends (the desktop app): settings schema, data sources, event plots
+    "TRAINING_SETTINGS": "builder.training.settings", "resolve_settings": "builder.training.settings",
+    "SettingsError": "builder.training.settings", "DATA_SOURCES": "builder.data.pipeline",
+    "read_events": "builder.training.events",
+    "draw_loss": "builder.training.plots", "draw_accuracy": "builder.training.plots",
+    "draw_gradient_bars": "builder.training.plots", "draw_gradient_heatmap": "builder.training.plots",
+    "draw_timestep_gradients": "builder.training.plots",
 }
 
 __all__ = sorted(_EXPORTS)

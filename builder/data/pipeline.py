@@ -18,6 +18,8 @@ from builder.data.source import COMMON, Context, Samples, Source
 
 SOURCES: dict[str, Source] = {s.name: s for s in
                               builtin.SOURCES + files.SOURCES + folder.SOURCES + torchvision_data.SOURCES}
+DATA_SOURCES = SOURCES  # the name builder exports: every data source by name
+
 
 
 def check_options(source: Source, spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,7 @@ SETTINGS: dict[str, Param] = {
     "workers": Int(0, min=0, doc="data-loading worker processes (image folders)"),
     "out": Text(None, optional=True, doc="run folder (default runs/<graph>-<time>)"),
 }
+TRAINING_SETTINGS = SETTINGS  # the name builder exports
 # ``data`` (the dataset spec) is validated by builder.data; it is a mapping, not a scalar.
 DATA_KEY = "data"
 
