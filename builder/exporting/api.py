@@ -35,7 +35,13 @@ class ExportResult:
 
 def default_out(trained: TrainedModel, format: str) -> Path:
     name = trained.graph.name or "model"
-    base = trained.source if trained.source is not None and trained.source.is_dir() else Path.cwd()
+    source = trained.source
+    if source is None or not source.is_dir():
+        base = Path.cwd()
+    elif (source / "meta.json").is_file():  # a bundle: beside it, not inside it
+        base = source.parent
+    else:  # a run folder: inside it, with its checkpoints and plots
+        base = source
     return base / DEFAULT_NAMES[format].format(name=name)
 
 

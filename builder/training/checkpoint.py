@@ -105,12 +105,21 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
     model.load_state_dict(state)
 
 
+def _looks_pickled(data: bytes) -> bool:
+    """A pickle (protocol 2-5) or torch.save zip, and not safetensors: a safetensors file
+    starts with its JSON header's length (8 bytes, little endian), which can itself begin
+    with 0x80 0x02 or "PK" (a 640- or 19,280-byte header), so the header is checked first."""
+    if len(data) > 8 and data[8:9] == b"{" and 8 + int.from_bytes(data[:8], "little") <= len(data):
+        return False
+    return (data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")) or data[:4] == b"PK\x03\x04"
+
+
 def _read(path: Path) -> bytes:
     try:
         data = Path(path).read_bytes()
     except OSError as err:
         raise CheckpointError(f"{path}: cannot read ({err.strerror})") from None
-    if data[:2] == b"\x80\x02" or data[:2] == b"PK":  # pickle protocol 2 / torch.save zip
+    if _looks_pickled(data):
         raise CheckpointError(f"{path} is a pickle/torch.save file; only safetensors files are loaded, "
                               "because unpickling can run arbitrary code")
     return data
