@@ -61,6 +61,14 @@ def _parser(plugins: dict[str, ModuleType] | None = None) -> argparse.ArgumentPa
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or finished run")
     train.add_argument("--json-events", action="store_true", help="write the event stream as JSON lines on stdout")
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-epoch lines")
+
+    # the sub-commands' argument declarations only: they import no torch
+    from builder.commands import export_cmd, predict_cmd
+
+    export_cmd.add_arguments(sub.add_parser(
+        "export", help="write a trained model as a bundle, PyTorch code, TorchScript or ONNX"))
+    predict_cmd.add_arguments(sub.add_parser(
+        "predict", help="run a bundle or run folder on arrays, images or CSV rows"))
     for name, module in (plugins or {}).items():
         if name not in sub.choices:
             module.add_parser(sub)
@@ -96,6 +104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from builder.commands.train_cmd import run_train
 
             return run_train(args)
+        if args.command == "export":
+            from builder.commands.export_cmd import run_export
+
+            return run_export(args)
+        if args.command == "predict":
+            from builder.commands.predict_cmd import run_predict
+
+            return run_predict(args)
         if args.command in plugins:
             return plugins[args.command].run(args)
     except KeyboardInterrupt:

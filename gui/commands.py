@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from PySide6.QtGui import QUndoCommand
 
@@ -29,6 +29,7 @@ Position = tuple[int, int]
 # QUndoCommand ids of the commands that merge with their predecessor (-1: never merge)
 MOVE_ID = 1001
 SET_PARAM_ID = 1002
+TRAINING_ID = 1003
 
 
 @dataclass(frozen=True)
@@ -141,3 +142,52 @@ class RenameCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.document._apply_rename(self.new, self.old, self.inputs_before, self.expose_before)
+
+
+def identical(a: Any, b: Any) -> bool:
+    """Equal with the same types and key order all the way down (``1`` is not ``1.0``,
+    ``{a, b}`` is not ``{b, a}``): what writing the value to YAML would show."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(identical(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def changed_keys(before: Optional[dict], after: Optional[dict]) -> frozenset[str]:
+    """The top-level keys of a section whose values differ between two states."""
+    old, new = before or {}, after or {}
+    keys = {k for k in old.keys() | new.keys() if k not in old or k not in new or not identical(old[k], new[k])}
+    if (before is None) != (after is None):
+        keys.add("")  # the section itself appears or goes
+    return frozenset(keys)
+
+
+class TrainingCommand(QUndoCommand):
+    """Sets the graph's ``training`` section (None: the graph has none). Consecutive changes
+    of the same settings (typing in the settings form's spin boxes) merge into one undo
+    step; one that ends where it started disappears from the stack."""
+
+    def __init__(self, document: GraphDocument, text: str, before: Optional[dict], after: Optional[dict]):
+        super().__init__(text)
+        self.document = document
+        self.before, self.after = copy.deepcopy(before), copy.deepcopy(after)
+        self.keys = changed_keys(before, after)
+
+    def id(self) -> int:
+        return TRAINING_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, TrainingCommand) or other.keys != self.keys:
+            return False
+        self.after = other.after
+        self.setObsolete(identical(self.after, self.before))
+        return True
+
+    def redo(self) -> None:
+        self.document._apply_training(self.after)
+
+    def undo(self) -> None:
+        self.document._apply_training(self.before)

@@ -43,6 +43,8 @@ from gui.commands import (
     PositionsCommand,
     RenameCommand,
     SetParamCommand,
+    TrainingCommand,
+    identical,
 )
 from gui.layout import NODE_HEIGHT, V_GAP, layered_layout
 from gui.wiring import bind, drop_refs, encode, rename_refs
@@ -137,6 +139,7 @@ class GraphDocument(QObject):
     analysisChanged = Signal()
     modifiedChanged = Signal(bool)
     pathChanged = Signal(str)
+    trainingChanged = Signal()  # the training section was set (an edit, undo or redo)
 
     def __init__(self, graph: Optional[Graph] = None, parent: Optional[QObject] = None):
         super().__init__(parent)
@@ -326,6 +329,26 @@ class GraphDocument(QObject):
         after = replace(before, node=replace(node, params=params))
         text = f"Reset {node_id}.{name}" if value is None else f"Set {node_id}.{name}"
         self.undo_stack.push(SetParamCommand(self, text, {node_id: before}, {node_id: after}, (node_id, name)))
+        return True
+
+    def set_training(self, values: Optional[Mapping[str, Any]]) -> bool:
+        """Replace the graph's ``training`` section with ``values`` (a plain mapping; None
+        removes the section) as one undo step. Returns False when nothing changes.
+        Consecutive changes of the same settings merge into one undo step."""
+        after = _plain(dict(values)) if values is not None else None
+        before = copy.deepcopy(self._graph.training)
+        if identical(before, after):
+            return False
+        command = TrainingCommand(self, "", before, after)
+        keys = sorted(k for k in command.keys if k)
+        if after is None:
+            text = "Remove the training settings"
+        elif len(keys) == 1:
+            text = f"Set training {keys[0]}"
+        else:
+            text = "Change the training settings"
+        command.setText(text)
+        self.undo_stack.push(command)
         return True
 
     def set_node_block(self, node_id: str, block_name: str, params: Optional[Mapping[str, Any]] = None) -> None:
@@ -742,6 +765,12 @@ class GraphDocument(QObject):
         self.nodeRenamed.emit(old, new)
         for node_id in changed:
             self.nodeChanged.emit(node_id)
+
+    def _apply_training(self, section: Optional[dict]) -> None:
+        """Give the graph a training section (called by commands); the analysis does not
+        read it, so only ``trainingChanged`` follows."""
+        self._graph.training = copy.deepcopy(section)
+        self.trainingChanged.emit()
 
     def _reanalyze(self) -> None:
         self._analysis = analyze(self._graph)
