@@ -71,6 +71,8 @@ class NodeItem(QGraphicsItem):
         self.highlight_port: Optional[tuple[str, bool]] = None  # (port, output) a dragged wire is over
         self.highlight_ok = True
         self._shown: tuple = ()
+        self.mark = ""  # a note from outside the graph, e.g. a training run's gradient warning
+        self._base_tooltip = ""
         self._font = QFont()
         self._font.setPointSizeF(8.5)
         self._bold = QFont(self._font)
@@ -116,12 +118,25 @@ class NodeItem(QGraphicsItem):
             self.count_text = f"{human_count(info.cost.params)} params"
             width -= QFontMetrics(self._small).horizontalAdvance(self.count_text) + 8
         self.shape_line = metrics.elidedText(line, Qt.ElideRight, width)
-        self.setToolTip(self._tooltip(node, block, info, problems))
+        self._base_tooltip = self._tooltip(node, block, info, problems)
+        self._apply_tooltip()
         shown = (self.color.rgb(), self.title, self.subtitle, self.shape_line, self.count_text, self.has_error,
                  self.has_warning, tuple(self.inputs), tuple(self.outputs))
         if shown != self._shown:  # redraw (and re-cache) only boxes whose picture changed
             self._shown = shown
             self.update()
+
+    def set_mark(self, text: str) -> None:
+        """Show (or with "" clear) a badge and tooltip line that the graph itself does
+        not know about: the training panel marks nodes with vanishing/exploding gradients."""
+        if text != self.mark:
+            self.mark = text
+            self._apply_tooltip()
+            self.update()
+
+    def _apply_tooltip(self) -> None:
+        extra = f"<br><span style='color:{style.WARNING_COLOR}'>∇ {escape(self.mark)}</span>" if self.mark else ""
+        self.setToolTip(self._base_tooltip + extra)
 
     @staticmethod
     def _tooltip(node, block, info, problems) -> str:
@@ -214,6 +229,14 @@ class NodeItem(QGraphicsItem):
             painter.setBrush(QColor(style.WARNING_COLOR))
             painter.setPen(Qt.NoPen)
             painter.drawEllipse(QRectF(NODE_WIDTH - 16, 6, 10, 10))
+        if self.mark:  # a gradient badge at the right end of the header
+            badge = QRectF(NODE_WIDTH - 40, 3, 34, HEADER - 6)
+            painter.setBrush(QColor(style.WARNING_COLOR))
+            painter.setPen(Qt.NoPen)
+            painter.drawRoundedRect(badge, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.setFont(self._bold)
+            painter.drawText(badge, Qt.AlignCenter, "∇ !")
         self._paint_ports(painter)
 
     def _paint_ports(self, painter: QPainter) -> None:

@@ -95,6 +95,12 @@ class GraphScene(QGraphicsScene):
             self.blockSignals(False)
         self._on_selection_changed()
 
+    def set_marks(self, marks: dict[str, str]) -> None:
+        """Badge these nodes with a note each (all others cleared): gradient warnings
+        from a training run, which are not problems of the graph."""
+        for node_id, item in self.node_items.items():
+            item.set_mark(marks.get(node_id, ""))
+
     def wires_into(self, node_id: str) -> list[WireItem]:
         return [w for w in self.wire_items.values() if w.target == node_id]
 

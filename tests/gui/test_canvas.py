@@ -316,3 +316,14 @@ def test_wheel_zooms_under_the_mouse_and_middle_button_or_space_drag_pans(canvas
     qtbot.keyRelease(view, Qt.Key_Space)
     assert (view.mapToScene(P(400, 400)) - before).y() == pytest.approx(60 / 1.2, abs=2)
     assert scene.selected_ids() == [] and document.undo_stack.count() == 0
+
+
+def test_training_marks_badge_nodes_and_clear(canvas):
+    document, scene, _ = canvas()
+    scene.set_marks({"conv1": "vanishing gradient: norm 1e-9"})
+    assert scene.node_items["conv1"].mark and "vanishing" in scene.node_items["conv1"].toolTip()
+    assert not scene.node_items["fc1"].mark
+    document.set_param("conv1", "out_channels", 8)  # a refresh keeps the mark
+    assert "vanishing" in scene.node_items["conv1"].toolTip()
+    scene.set_marks({})
+    assert not scene.node_items["conv1"].mark and "vanishing" not in scene.node_items["conv1"].toolTip()
