@@ -22,8 +22,12 @@ from gui.document import GraphDocument
 from gui.inspector import Inspector
 from gui.labels import human_count, short_shape
 from gui.palette import BlockPalette
+from gui.export_runner import FORMATS as EXPORT_FORMATS
+from gui.export_runner import SUFFIXES as EXPORT_SUFFIXES
+from gui.export_runner import ExportRunner
 from gui.problems import ProblemsPanel
 from gui.recovery import AUTOSAVE_SECONDS, Recovery, RecoveryStore
+from gui.training.panel import TrainingPanel
 
 APP_NAME = "Model Builder"
 MAX_RECENT = 10
@@ -63,9 +67,19 @@ class MainWindow(QMainWindow):
         self.palette = BlockPalette()
         self.inspector = Inspector()
         self.problems = ProblemsPanel()
+        self.training = TrainingPanel()
+        self.exporter = ExportRunner(self)
         self._palette_dock = self._dock("Blocks", self.palette, Qt.LeftDockWidgetArea)
         self._inspector_dock = self._dock("Inspector", self.inspector, Qt.RightDockWidgetArea)
         self._problems_dock = self._dock("Problems", self.problems, Qt.BottomDockWidgetArea)
+        self._training_dock = self._dock("Training", self.training, Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(self._problems_dock, self._training_dock)
+        self._problems_dock.raise_()
+        self.training.save_document = self.save
+        self.training.showProblems.connect(self._problems_dock.raise_)
+        self.training.nodeMarks.connect(lambda marks: self.scene.set_marks(marks))
+        self.training.runner.started.connect(lambda _run: self.show_training())
+        self.exporter.finished.connect(self._export_done)
         self.palette.blockActivated.connect(lambda name: self.view.add_block_at_center(name))
         self.problems.nodeActivated.connect(self.select_and_show)
         self.problems.countChanged.connect(lambda n: self._problems_dock.setWindowTitle(
@@ -141,6 +155,11 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addSeparator()
         file_menu.addActions([self.actions["save"], self.actions["save_as"]])
+        self.export_menu = file_menu.addMenu("&Export Trained Model")
+        for format, (text, _what) in EXPORT_FORMATS.items():
+            action = self.export_menu.addAction(text)
+            action.setObjectName(f"export_{format}")
+            action.triggered.connect(lambda _checked=False, f=format: self.export_model(f))
         file_menu.addSeparator()
         file_menu.addAction(self.actions["quit"])
         self.edit_menu = bar.addMenu("&Edit")
@@ -149,7 +168,7 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.actions["arrange"])
         view_menu.addSeparator()
-        for dock in (self._palette_dock, self._inspector_dock, self._problems_dock):
+        for dock in (self._palette_dock, self._inspector_dock, self._problems_dock, self._training_dock):
             view_menu.addAction(dock.toggleViewAction())
         self._update_recent_menu()
 
@@ -188,6 +207,8 @@ class MainWindow(QMainWindow):
         self.undo_group.setActiveStack(document.undo_stack)
         self.inspector.set_document(document)
         self.problems.set_document(document)
+        self.training.set_document(document)
+        document.pathChanged.connect(lambda _path: self.training.set_document(document))
         self.scene.nodeSelectionChanged.connect(self.inspector.show_nodes)
         self.scene.nodeSelectionChanged.connect(self._update_edit_actions)
         self.scene.nodeDoubleClicked.connect(self.open_inside)
@@ -397,6 +418,9 @@ class MainWindow(QMainWindow):
             self.resizeDocks([self._problems_dock], [120], Qt.Vertical)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.training.runner.is_running():
+            self.training.runner.stop()  # it checkpoints; the run can be resumed later
+            self.training.runner.wait_for_finished(20_000)
         if self.maybe_save():
             self._forget_recovery()
             for window in self.inside_windows:
@@ -404,6 +428,50 @@ class MainWindow(QMainWindow):
             event.accept()
         else:
             event.ignore()
+
+    # ------------------------------------------------------------------ training and export
+    def show_training(self) -> None:
+        self._training_dock.show()
+        self._training_dock.raise_()
+        wanted = int(self.height() * 0.55)  # the plots need the room more than the canvas does now
+        if self._training_dock.height() < wanted - 40:
+            self.resizeDocks([self._training_dock], [wanted], Qt.Vertical)
+
+    def ask_export_path(self, format: str, suggested: str) -> Optional[str]:
+        what = EXPORT_FORMATS[format][1]
+        path, _ = QFileDialog.getSaveFileName(self, f"Export as {what}", suggested)
+        return path or None
+
+    def show_info(self, title: str, text: str) -> None:
+        QMessageBox.information(self, title, text)
+
+    def export_model(self, format: str) -> bool:
+        """Export the run selected in the training panel (else the newest run of this
+        graph) as ``format``; the result is reported when the export ends."""
+        if self.exporter.is_running():
+            self.statusBar().showMessage("An export is already running", 5000)
+            return False
+        runs = self.training.runs.selected_runs() or self.training.runs.all_runs()[:1]
+        if not runs:
+            self.show_error("Nothing to export", "This graph has no trained run yet: train it first "
+                            "(Training panel, Train), then export the run.")
+            return False
+        run = Path(runs[0])
+        name = self.document.graph.name or "model"
+        suggested = str(run.parent.parent / f"{name}{EXPORT_SUFFIXES[format]}")
+        out = self.ask_export_path(format, suggested)
+        if not out:
+            return False
+        self.statusBar().showMessage(f"Exporting {run.name} as {format}…")
+        self.exporter.start(str(run), format, out)
+        return True
+
+    def _export_done(self, ok: bool, text: str) -> None:
+        self.statusBar().clearMessage()
+        if ok:
+            self.show_info("Export finished", text)
+        else:
+            self.show_error("Export failed", text)
 
     # ------------------------------------------------------------------ editing
     def selected(self) -> list[str]:
