@@ -33,6 +33,8 @@ bench: setup
 	$(BIN)/python bench/compile_overhead.py
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/editor.py
+	$(BIN)/python bench/gui_responsiveness.py
+	$(BIN)/python bench/export_parity.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
