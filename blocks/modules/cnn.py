@@ -23,6 +23,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from blocks.modules.arguments import keeps_arguments
+
 ACTIVATIONS = ("relu", "silu", "gelu")
 
 
@@ -46,6 +48,7 @@ def make_gate(name: str) -> nn.Module:
     raise ValueError(f"unknown gate {name!r}; expected 'sigmoid' or 'hard_sigmoid'")
 
 
+@keeps_arguments
 class SqueezeExcitation(nn.Module):
     """Squeeze-and-excitation (Hu et al., 2018), laid out like timm's ``SEModule``.
 
@@ -66,6 +69,7 @@ class SqueezeExcitation(nn.Module):
         return x * self.gate(s)  # rescale each channel by a weight in (0, 1)
 
 
+@keeps_arguments
 class Projection(nn.Module):
     """The projection shortcut of a residual block: 1x1 convolution (stride, no bias) + BN.
 
@@ -107,6 +111,7 @@ def _conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
 
 
+@keeps_arguments
 class ResidualBasic(nn.Module):
     """ResNet's basic block (He et al., 2016), as torchvision's ``BasicBlock``.
 
@@ -131,6 +136,7 @@ class ResidualBasic(nn.Module):
         return self.act(out + self.shortcut(x))
 
 
+@keeps_arguments
 class ResidualBottleneck(nn.Module):
     """ResNet's bottleneck block, as torchvision's ``Bottleneck`` ("ResNet v1.5").
 
@@ -159,6 +165,7 @@ class ResidualBottleneck(nn.Module):
         return self.act(out + self.shortcut(x))
 
 
+@keeps_arguments
 class ConvNormAct(nn.Module):
     """Convolution -> batch norm -> ReLU, torchvision's ``BasicConv2d`` (BN eps 0.001).
 
@@ -177,6 +184,7 @@ class ConvNormAct(nn.Module):
         return self.act(self.bn(self.conv(x)))
 
 
+@keeps_arguments
 class InceptionModule(nn.Module):
     """The GoogLeNet Inception module (Szegedy et al., 2015) with dimension reductions.
 

@@ -26,6 +26,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from blocks.modules.arguments import keeps_arguments
+
 
 # --- recurrent layers -------------------------------------------------------------------
 def initial_state(state: Tensor, num_layers: int, directions: int, hidden_size: int) -> Tensor:
@@ -52,6 +54,7 @@ def final_state(h_n: Tensor, directions: int) -> Tensor:
     return top.transpose(0, 1).reshape(h_n.size(1), -1)
 
 
+@keeps_arguments
 class RecurrentLayer(nn.Module):
     """A vanilla RNN or a GRU (``kind`` "rnn" or "gru"); returns ``(out, hidden)``.
 
@@ -87,6 +90,7 @@ class RecurrentLayer(nn.Module):
         return out, hidden
 
 
+@keeps_arguments
 class LSTMLayer(nn.Module):
     """An LSTM; returns ``(out, hidden, cell)``.
 
@@ -133,6 +137,7 @@ def set_forget_bias(lstm: nn.LSTM, value: float) -> None:
 
 
 # --- attention -----------------------------------------------------------------------------
+@keeps_arguments
 class MultiHeadAttention(nn.Module):
     """Scaled dot-product attention with several heads; returns ``(out, weights)``.
 
@@ -177,6 +182,7 @@ class MultiHeadAttention(nn.Module):
         return out, weights
 
 
+@keeps_arguments
 class TransformerEncoderLayer(nn.Module):
     """``nn.TransformerEncoderLayer`` (batch first) with an optional causal mask."""
 
@@ -207,6 +213,7 @@ def sinusoidal_table(length: int, dim: int) -> Tensor:
     return table
 
 
+@keeps_arguments
 class SinusoidalPositionalEncoding(nn.Module):
     """Adds the fixed sinusoidal table (a buffer, not saved in the state dict) to ``[B, T, E]``."""
 
@@ -219,6 +226,7 @@ class SinusoidalPositionalEncoding(nn.Module):
         return self.dropout(x + self.table.narrow(0, 0, x.size(1)))
 
 
+@keeps_arguments
 class LearnedPositionalEncoding(nn.Module):
     """Adds a trained vector per position (``max_len x E`` parameters) to ``[B, T, E]``."""
 
@@ -233,6 +241,7 @@ class LearnedPositionalEncoding(nn.Module):
 
 
 # --- pooling over time --------------------------------------------------------------------
+@keeps_arguments
 class SequencePool(nn.Module):
     """Mean or maximum over the time axis: ``[B, T, E] -> [B, E]``."""
 
