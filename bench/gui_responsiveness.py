@@ -58,7 +58,7 @@ def measure(app, tick_ms: int, until) -> list[float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=3, help="epochs of LeNet-5 on digits (default 3)")
+    parser.add_argument("--epochs", type=int, default=8, help="epochs of LeNet-5 on digits (default 8)")
     parser.add_argument("--tick", type=int, default=20, help="timer interval in ms (default 20)")
     parser.add_argument("--idle-seconds", type=float, default=3.0, help="baseline length (default 3)")
     args = parser.parse_args(argv)
