@@ -271,7 +271,7 @@ class IntEditor(ParamEditor):
         self._commit(value)
 
 
-class _ParsedLineEditor(ParamEditor):
+class ParsedLineEditor(ParamEditor):
     """A line edit whose text ``_parse`` turns into a value: marked while the text is
     invalid, committed on Enter or focus-out when valid and changed."""
 
@@ -296,7 +296,7 @@ class _ParsedLineEditor(ParamEditor):
             self._commit(value)
 
 
-class FloatEditor(_ParsedLineEditor):
+class FloatEditor(ParsedLineEditor):
     """Float: a line edit that takes 0.5, 1e-5 or 3 (spin boxes round 1e-5 away); it
     commits on Enter or focus-out, and only text that the declaration accepts."""
 
@@ -446,7 +446,7 @@ class IntsEditor(ParamEditor):
         self._commit(self.value())
 
 
-class ShapeEditor(_ParsedLineEditor):
+class ShapeEditor(ParsedLineEditor):
     """Ints of any length (a shape): text like ``3, 224, 224``, committed on Enter or
     focus-out when the declaration accepts it; invalid text is marked and kept back."""
 

@@ -29,7 +29,7 @@ from ruamel.yaml.error import YAMLError
 from blocks import Bool, Choice, Float, Int, Ints, Param, ParamError, Text
 from builder import DATA_SOURCES, TRAINING_SETTINGS, SettingsError, resolve_settings
 from gui.document import GraphDocument
-from gui.param_editors import LineEdit, ParamEditor, make_editor
+from gui.param_editors import LineEdit, ParamEditor, ParsedLineEditor, make_editor
 from gui.style import ERROR_COLOR
 
 DATA_KEY = "data"
@@ -97,7 +97,7 @@ def parse_yaml_value(text: str) -> Any:
         raise ParamError(f"{text.strip()!r}: {problem}; e.g. {{flip: true, crop: 4}}, [x, y] or auto") from None
 
 
-class LiteralEditor(ParamEditor):
+class LiteralEditor(ParsedLineEditor):
     """A value of a type that has no widget (a list of names, a mapping, ``auto``/true/false):
     a line edit whose text is read as YAML, committed on Enter or focus-out when the
     declaration accepts it. Empty text commits None (the default)."""
@@ -133,25 +133,6 @@ class LiteralEditor(ParamEditor):
                 self.param.check(value)
         return value
 
-    def _edited(self, text: str) -> None:
-        try:
-            self._parse(text)
-            self._set_invalid(None)
-        except ParamError as err:
-            self._set_invalid(str(err))
-
-    def _finished(self) -> None:
-        try:
-            value = self._parse(self.line.text())
-        except ParamError as err:
-            self._set_invalid(str(err))
-            return
-        if value != self._shown:
-            self._shown = value
-            if value is None:
-                self.reset()
-            else:
-                self._commit(value)
 
 
 def option_editor(name: str, param: Param, value: Any) -> ParamEditor:
