@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python bench/editor.py
 	$(BIN)/python bench/gui_responsiveness.py
 	$(BIN)/python bench/export_parity.py
+	$(BIN)/python bench/gpu_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -61,6 +61,10 @@ def _parser(plugins: dict[str, ModuleType] | None = None) -> argparse.ArgumentPa
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or finished run")
     train.add_argument("--json-events", action="store_true", help="write the event stream as JSON lines on stdout")
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-epoch lines")
+    train.add_argument("--compile", action="store_true", default=None,
+                       help="torch.compile the model (slower start, faster steps on a GPU)")
+    train.add_argument("--nproc", type=int, metavar="N",
+                       help="train on N processes (one per GPU) with DistributedDataParallel, through torchrun")
 
     # the sub-commands' argument declarations only: they import no torch
     from builder.commands import export_cmd, predict_cmd
@@ -103,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             from builder.commands.train_cmd import run_train
 
-            return run_train(args)
+            return run_train(args, list(sys.argv[1:] if argv is None else argv))
         if args.command == "export":
             from builder.commands.export_cmd import run_export
 

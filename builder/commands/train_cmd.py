@@ -3,13 +3,17 @@ JSON-lines event stream, and PNG plots at the end."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from builder.data import DataError
 from builder.errors import GraphError
+from builder.training import distributed
 from builder.training.checkpoint import CheckpointError
 from builder.training.engine import Trainer, TrainingError, problem_lines
 from builder.training.events import EventBus, JsonLinesWriter
@@ -82,7 +86,8 @@ class ProgressPrinter:
 
 def _load(args) -> tuple[Any, dict, RunFolder, bool]:
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
-                 "device": args.device, "seed": args.seed, "data": args.data}
+                 "device": args.device, "seed": args.seed, "data": args.data,
+                 "compile": getattr(args, "compile", None)}
     if args.resume:
         run = RunFolder(Path(args.resume))
         if not run.last_state.exists():
@@ -91,34 +96,88 @@ def _load(args) -> tuple[Any, dict, RunFolder, bool]:
         saved = run.read_json(run.settings)
         # relative paths (data files, composite blocks) resolve against the original file
         graph = parse_graph(run.graph.read_text(encoding="utf-8"), saved["graph_source"] or str(run.graph))
-        return graph, resolve_settings(saved["settings"], overrides), RunFolder.at(run.root), True
+        return graph, resolve_settings(saved["settings"], overrides), run, True
     if not args.graph:
         raise TrainingError("give a graph file to train, or --resume RUN_DIR")
     graph = load_graph(args.graph)
     settings = resolve_settings(graph.training, overrides)
-    run = RunFolder.at(Path(args.out)) if args.out else RunFolder.create(Path(settings["out"] or "runs"), graph.name)
-    return graph, settings, run, False
+    if args.out:
+        root = Path(args.out)
+    else:  # a time-stamped name: rank 0 picks it for every rank
+        world = distributed.env_world()
+        root = RunFolder.create(Path(settings["out"] or "runs"), graph.name).root if world.main else None
+        root = distributed.broadcast(root, world)
+    return graph, settings, RunFolder(root), False
 
 
-def run_train(args) -> int:
+def run_train(args, argv: Sequence[str] | None = None) -> int:
+    """``modelbuilder train``; ``argv`` (the command line) is what ``--nproc`` hands to torchrun."""
+    if getattr(args, "nproc", None):
+        return _launch(args, argv if argv is not None else sys.argv[1:])
+    try:
+        world = distributed.init_from_env()
+    except Exception as err:  # noqa: BLE001 - a process group that cannot form
+        print(f"error: cannot join the torchrun process group: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        return _train(args, world)
+    finally:
+        distributed.shutdown()
+
+
+def _launch(args, argv: Sequence[str]) -> int:
+    """``--nproc N``: run this same command on N processes under torchrun."""
+    if args.nproc < 1:
+        print("error: --nproc must be at least 1", file=sys.stderr)
+        return EXIT_ERROR
+    if distributed.env_world().enabled:
+        print("error: --nproc inside torchrun: leave it out (torchrun already started the processes)",
+              file=sys.stderr)
+        return EXIT_ERROR
+    command = distributed.torchrun_command(argv, args.nproc)
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.nproc)))
+    child = subprocess.Popen(command, env=env)
+    interrupted = False
+    while True:
+        try:
+            code = child.wait()
+            return EXIT_STOPPED if interrupted and code != EXIT_OK else code
+        except KeyboardInterrupt:  # torchrun got the signal too: it stops the workers, which checkpoint
+            interrupted = True
+
+
+def _train(args, world: distributed.World) -> int:
     try:
         graph, settings, run, resume = _load(args)
+        if world.main:
+            run.checkpoints.mkdir(parents=True, exist_ok=True)
     except (GraphError, TrainingError, SettingsError) as err:
-        for line in problem_lines(err) if not isinstance(err, SettingsError) else [f"error: {err}"]:
-            print(line, file=sys.stderr)
+        if world.main:
+            for line in problem_lines(err) if not isinstance(err, SettingsError) else [f"error: {err}"]:
+                print(line, file=sys.stderr)
         return EXIT_ERROR
+    distributed.barrier(world)  # the run folder exists before any rank looks at it
     bus = EventBus()
-    if args.json_events:
+    if not world.main:
+        printer = None  # rank 0 reports for all
+    elif args.json_events:
         bus.subscribe(JsonLinesWriter(sys.stdout))
         printer = None
     else:
         printer = bus.subscribe(ProgressPrinter(args.quiet))
     trainer = Trainer(graph, settings, run, bus=bus, resume=resume)
     previous = _install_stop_handler(trainer, printer)
+    # under torchrun a Ctrl-C reaches torchrun, which then sends SIGTERM to the workers and
+    # waits for them: treat it as the same request to stop with a checkpoint
+    previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: trainer.request_stop()) \
+        if world.enabled else None
     try:
         summary = trainer.run()
     except (GraphError, DataError, TrainingError, CheckpointError) as err:
         lines = problem_lines(err)
+        if not world.main:
+            return EXIT_ERROR
         for line in lines:
             print(line, file=sys.stderr)
         if args.json_events:
@@ -126,7 +185,9 @@ def run_train(args) -> int:
         return EXIT_ERROR
     finally:
         signal.signal(signal.SIGINT, previous)
-    if not args.json_events:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+    if not args.json_events and world.main:
         _report(summary, run, trainer.plots)
     return {"completed": EXIT_OK, "early_stopped": EXIT_OK, "stopped": EXIT_STOPPED}.get(summary["status"], EXIT_ERROR)
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 from typing import Iterator, Sequence
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from builder.data import ArrayData
 
 Batch = tuple[list[torch.Tensor], torch.Tensor]
 
 
-class _Order(Sampler[int]):
-    """Yields a fixed sequence of indices (a slice of the epoch's permutation)."""
+class _Order(Sampler[list[int]]):
+    """Yields a fixed sequence of batches of indices (slices of the epoch's permutation)."""
 
-    def __init__(self, indices: Sequence[int]):
+    def __init__(self, indices: Sequence[Sequence[int]]):
         self.indices = indices
 
     def __iter__(self):
@@ -38,16 +38,67 @@ def on_device(data: ArrayData | Dataset, device: torch.device) -> ArrayData | Da
     return data
 
 
+def batch_count(n: int, batch_size: int, world: int = 1) -> int:
+    """Optimizer steps per epoch. With several processes a last partial batch smaller than
+    the number of processes is left out (some rank would get no sample)."""
+    full, tail = divmod(n, batch_size)
+    return max(1, full + (1 if tail and tail >= world else 0)) if n else 1
+
+
 def training_batches(data: ArrayData | Dataset, order: torch.Tensor, start: int, batch_size: int,
-                     device: torch.device, workers: int = 0) -> Iterator[Batch]:
-    """The batches of one epoch in ``order`` (a permutation), from batch number ``start``."""
+                     device: torch.device, workers: int = 0, rank: int = 0, world: int = 1,
+                     memory_format: torch.memory_format | None = None) -> Iterator[Batch]:
+    """The batches of one epoch in ``order`` (a permutation), from batch number ``start``.
+
+    With ``world`` processes every rank sees the same global batches of ``batch_size``
+    samples and takes its slice ``rank`` of each (``batch_size / world`` samples), so the
+    processes together make exactly the steps one process would make."""
+    steps = batch_count(len(order), batch_size, world)
     if isinstance(data, ArrayData):
-        order = order.to(device)
-        for begin in range(start * batch_size, len(order), batch_size):
-            index = order[begin:begin + batch_size]
-            yield [t[index] for t in data.inputs], data.targets[index]
+        order = order.to(data.targets.device)
+        for b in range(start, steps):
+            index = order[b * batch_size:(b + 1) * batch_size]
+            if world > 1:
+                index = index.tensor_split(world)[rank]
+            xs = [t[index] for t in data.inputs]
+            y = data.targets[index]
+            if xs[0].device != device:  # data kept on the host: pinned, copied without waiting
+                xs = [_to(x, device) for x in xs]
+                y = _to(y, device)
+            yield _formatted(xs, memory_format), y
         return
-    yield from _loader(data, order[start * batch_size:].tolist(), batch_size, device, workers)
+    chunks = []
+    for b in range(start, steps):
+        index = order[b * batch_size:(b + 1) * batch_size]
+        if world > 1:
+            index = index.tensor_split(world)[rank]
+        chunks.append(index.tolist())
+    for xs, y in _loader(data, chunks, device, workers):
+        yield _formatted(xs, memory_format), y
+
+
+def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    if device.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+def _formatted(xs: list[torch.Tensor], memory_format: torch.memory_format | None) -> list[torch.Tensor]:
+    """Image batches (4-D) in channels-last order for a channels-last model."""
+    if memory_format is None:
+        return xs
+    return [x.contiguous(memory_format=memory_format) if x.dim() == 4 else x for x in xs]
+
+
+def shard(data: ArrayData | Dataset, rank: int, world: int) -> ArrayData | Dataset:
+    """This rank's contiguous share of ``data`` (for evaluation: every sample on one rank)."""
+    if world <= 1:
+        return data
+    n = len(data)
+    begin, end = n * rank // world, n * (rank + 1) // world
+    if isinstance(data, ArrayData):
+        return ArrayData([t[begin:end] for t in data.inputs], data.targets[begin:end])
+    return Subset(data, range(begin, end))
 
 
 def evaluation_batches(data: ArrayData | Dataset, batch_size: int, device: torch.device,
@@ -57,11 +108,13 @@ def evaluation_batches(data: ArrayData | Dataset, batch_size: int, device: torch
         for begin in range(0, len(data.targets), batch_size):
             yield [t[begin:begin + batch_size] for t in data.inputs], data.targets[begin:begin + batch_size]
         return
-    yield from _loader(data, range(len(data)), batch_size, device, workers)
+    indices = list(range(len(data)))
+    yield from _loader(data, [indices[i:i + batch_size] for i in range(0, len(indices), batch_size)], device,
+                       workers)
 
 
-def _loader(data: Dataset, indices: Sequence[int], batch_size: int, device: torch.device, workers: int):
-    loader = DataLoader(data, batch_size=batch_size, sampler=_Order(indices), num_workers=workers,
+def _loader(data: Dataset, batches: Sequence[Sequence[int]], device: torch.device, workers: int):
+    loader = DataLoader(data, batch_sampler=_Order(batches), num_workers=workers,
                         pin_memory=device.type == "cuda", persistent_workers=False)
     for inputs, target in loader:
         xs = [x.to(device, non_blocking=True) for x in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]

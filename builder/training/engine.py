@@ -27,9 +27,22 @@ from builder.compiler import compile_graph, resolve_device
 from builder.data import DataError, InputSpec, TaskData, load_data
 from builder.errors import GraphError, Problem
 from builder.graph import Graph
-from builder.training.batches import evaluation_batches, on_device, training_batches
-from builder.training.checkpoint import CheckpointError, load_state, load_weights, save_state, save_weights
-from builder.training.diagnostics import GradientMonitor
+from builder.training import distributed
+from builder.training.batches import (
+    batch_count,
+    evaluation_batches,
+    on_device,
+    shard,
+    training_batches,
+)
+from builder.training.checkpoint import (
+    CheckpointError,
+    load_state,
+    load_weights,
+    save_state,
+    save_weights,
+)
+from builder.training.diagnostics import GradientMonitor, unwrap
 from builder.training.events import EventBus, JsonLinesWriter, read_events
 from builder.training.runs import RunFolder
 from builder.yaml_format import dump_graph
@@ -57,6 +70,9 @@ class _Counters:
         return cls(torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.int64))
 
 
+_RANK_SEED = 1_000_003  # rank r draws dropout masks and augmentations from seed + r * this
+
+
 def _loss_function(kind: str, choice: str) -> nn.Module:
     if choice == "auto":
         choice = "cross_entropy" if kind == "classification" else "mse"
@@ -68,6 +84,8 @@ class Trainer:
 
     def __init__(self, graph: Graph, settings: dict[str, Any], run: RunFolder, *, bus: EventBus | None = None,
                  resume: bool = False):
+        """Under torchrun (``WORLD_SIZE`` > 1) the trainer joins the process group and trains
+        with DistributedDataParallel; only rank 0 writes ``run`` and emits events."""
         self.graph = graph
         self.settings = settings
         self.run_folder = run
@@ -99,11 +117,34 @@ class Trainer:
         base = Path(self.graph.path).resolve().parent if self.graph.path else Path.cwd()
         self.data: TaskData = load_data(s["data"], inputs, tuple(self.output_shape), seed=s["seed"],
                                         val_split=s["val_split"], base_dir=base)
-        self.device = resolve_device(s["device"])
+        world = self.world = distributed.init_from_env()
+        if world.enabled and s["batch_size"] % world.size:
+            raise TrainingError(f"batch_size {s['batch_size']} does not divide among {world.size} processes",
+                                f"batch_size is the global batch (all processes together): make it a multiple "
+                                f"of {world.size}, e.g. {world.size * max(1, round(s['batch_size'] / world.size))}")
+        self.device = distributed.rank_device(resolve_device(s["device"]), world)
         self.model = compile_graph(self.graph, seed=s["seed"], device=self.device, analysis=self.analysis)
+        self.memory_format = None
+        # channels-last is a 4-D layout: image convolutions, and no 5-D (3-D conv) weights
+        convolutional = any(isinstance(m, nn.Conv2d) for m in self.model.modules()) and not any(
+            p.dim() == 5 for p in self.model.parameters())
+        if s["channels_last"] == "true" or (s["channels_last"] == "auto" and convolutional
+                                            and self.device.type == "cuda"):
+            self.memory_format = torch.channels_last
+            self.model = self.model.to(memory_format=torch.channels_last)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest kernels once
+        # what runs the training step: the model, in DDP, compiled; self.model stays the plain
+        # module (checkpoints, evaluation, diagnostics)
+        self.net: nn.Module = self.model
+        if world.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        if s["compile"]:
+            self.net = torch.compile(self.net)
         self.loss_fn = _loss_function(self.data.kind, s["loss"])
         self.optimizer = self._optimizer()
-        self.steps_per_epoch = max(1, math.ceil(len(self.data.train) / s["batch_size"]))
+        self.steps_per_epoch = batch_count(len(self.data.train), s["batch_size"], world.size)
         self.scheduler, self.scheduler_per_step = self._scheduler()
         self.amp_dtype = None
         if s["amp"] and self.device.type == "cuda":
@@ -111,13 +152,17 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.train_data = on_device(self.data.train, self.device)
         self.val_data = on_device(self.data.val, self.device) if self.data.val is not None else None
-        torch.manual_seed(s["seed"])  # dropout and other global-RNG users (restored on resume)
-        self.shuffle = torch.Generator().manual_seed(s["seed"])
-        self.augment_rng = torch.Generator().manual_seed(s["seed"] + 1)
+        if self.val_data is not None:  # each rank evaluates its share; the sums are added up
+            self.val_data = shard(self.val_data, world.rank, world.size)
+        # dropout and other global-RNG users (restored on resume); other ranks draw other masks
+        torch.manual_seed(s["seed"] + _RANK_SEED * world.rank)
+        self.shuffle = torch.Generator().manual_seed(s["seed"])  # the same order on every rank
+        self.augment_rng = torch.Generator().manual_seed(s["seed"] + 1 + _RANK_SEED * world.rank)
         recurrent = [n for n in self.analysis.order if getattr(self.analysis.nodes[n].block, "category", "") == "Recurrent"]
         trainable = [n for n, m in self.model.named_children() if any(p.requires_grad for p in m.parameters())]
-        self.monitor = GradientMonitor(self.model, trainable, recurrent, s["diagnostics_every"], self.bus.emit,
-                                       amp=self.scaler.is_enabled())
+        # gradients are identical on every rank after DDP's all-reduce: rank 0 looks at them
+        self.monitor = GradientMonitor(self.model, trainable, recurrent, s["diagnostics_every"] if world.main else 0,
+                                       self.bus.emit, amp=self.scaler.is_enabled())
         self.params = sum(p.numel() for p in self.model.parameters())
 
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -160,10 +205,12 @@ class Trainer:
         }
 
     def _checkpoint(self, state: dict, *, best: bool) -> None:
-        save_weights(self.run_folder.last_weights, self.model)
+        if not self.world.main:
+            return
+        save_weights(self.run_folder.last_weights, unwrap(self.model))
         save_state(self.run_folder.last_state, state)
         if best:
-            save_weights(self.run_folder.best_weights, self.model)
+            save_weights(self.run_folder.best_weights, unwrap(self.model))
         self.bus.emit("checkpoint", path=str(self.run_folder.last_weights), epoch=state["epoch"],
                       step=state["step"], best=best)
 
@@ -173,6 +220,12 @@ class Trainer:
         DataError or TrainingError before the first step for anything that can't work."""
         started = time.perf_counter()
         self._prepare()
+        if not self.world.main:  # rank 0 reports and writes; the others only train
+            self.bus = EventBus()
+            self.monitor.emit = self.bus.emit
+            summary = self._run(started)
+            distributed.barrier(self.world)
+            return summary
         if not self.resume:
             self._write_definition()
         with open(self.run_folder.metrics, "a", encoding="utf-8") as metrics:
@@ -182,6 +235,7 @@ class Trainer:
             finally:
                 self.bus.subscribers.remove(writer)
         self._write_plots()
+        distributed.barrier(self.world)
         return summary
 
     def _write_definition(self) -> None:
@@ -230,8 +284,12 @@ class Trainer:
             self.shuffle.set_state(state["shuffle_state"])
             self.augment_rng.set_state(state["augment_state"])
             torch.set_rng_state(state["torch_rng"])
-            c = state["counters"]
+            c = state["counters"]  # summed over all ranks when saved: rank 0 carries them on
             counters = _Counters(c["loss"].to(self.device), c["correct"].to(self.device), c["seen"], c["items"])
+            if not self.world.main:
+                counters = _Counters.zeros(self.device)
+                torch.manual_seed(s["seed"] + _RANK_SEED * self.world.rank + step)
+                self.augment_rng.manual_seed(s["seed"] + 1 + _RANK_SEED * self.world.rank + step)
         self.bus.emit("run_started", run_dir=str(self.run_folder.root), graph=self.graph.name, settings=s,
                       device=str(self.device), params=self.params, train_samples=len(self.data.train),
                       val_samples=len(self.data.val) if self.data.val is not None else 0,
@@ -244,13 +302,15 @@ class Trainer:
             self.monitor.flush()
             self.monitor.close()
         summary = self._summary(history, status, time.perf_counter() - started)
-        self.run_folder.write_json(self.run_folder.summary, summary)
+        if self.world.main:
+            self.run_folder.write_json(self.run_folder.summary, summary)
         self.bus.emit("run_finished", status=status, summary=summary)
         return summary
 
     def _loop(self, epoch, batch, step, best, stale, history, counters, epoch_shuffle):
         s = self.settings
-        model = self.model
+        model = self.net
+        world = self.world
         n = len(self.train_data)
         bs = s["batch_size"]
         log_every = s["log_every"]
@@ -261,12 +321,14 @@ class Trainer:
                 counters = _Counters.zeros(self.device)
             self.shuffle.set_state(epoch_shuffle)  # the same permutation when resuming mid-epoch
             order = torch.randperm(n, generator=self.shuffle)
-            batches = training_batches(self.train_data, order, batch, bs, self.device, s["workers"])
+            batches = training_batches(self.train_data, order, batch, bs, self.device, s["workers"],
+                                       world.rank, world.size, self.memory_format)
             model.train()
             epoch_started, epoch_samples = time.perf_counter(), 0
             window_start_loss, window_started = counters.loss.clone(), time.perf_counter()
             window_samples = 0
             for xs, y in batches:
+                agreed_stop = False
                 if self.data.augment is not None:
                     xs[0] = self.data.augment(xs[0], self.augment_rng)
                 self.monitor.before_forward(step)
@@ -274,7 +336,12 @@ class Trainer:
                     out = model(*xs)
                     loss = self._loss(out, y)
                 self.optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()
+                scaled = loss
+                if world.enabled:  # DDP averages over ranks; a last batch split unevenly needs weights
+                    global_n = min(bs, n - batch * bs)
+                    if len(y) * world.size != global_n:
+                        scaled = loss * (len(y) * world.size / global_n)
+                self.scaler.scale(scaled).backward()
                 clipping = s["clip_norm"] is not None or s["clip_value"] is not None
                 if self.scaler.is_enabled() and (clipping or self.monitor.wants(step)):
                     self.scaler.unscale_(self.optimizer)  # statistics and clipping see true gradients
@@ -295,20 +362,32 @@ class Trainer:
                 batch += 1
                 step += 1
                 if step % log_every == 0 or batch == self.steps_per_epoch:
-                    # the one device sync per log interval
-                    mean_loss = ((counters.loss - window_start_loss) / window_samples).item()
+                    # the one device sync per log interval (and, with several processes, the
+                    # one all-reduce: the window's loss sum, its samples and a stop request)
+                    if world.enabled:
+                        totals = distributed.all_sum(torch.stack([
+                            (counters.loss - window_start_loss).double(),
+                            torch.tensor(float(window_samples), dtype=torch.float64, device=self.device),
+                            torch.tensor(float(self._stop), dtype=torch.float64, device=self.device)]), world)
+                        loss_sum, window_total, stops = totals.tolist()
+                        mean_loss = loss_sum / window_total
+                        agreed_stop = stops > 0
+                    else:
+                        window_total = window_samples
+                        mean_loss = ((counters.loss - window_start_loss) / window_samples).item()
                     self.monitor.flush()  # the device just synced: live gradient plots cost nothing more
                     elapsed = time.perf_counter() - window_started
                     self.bus.emit("step", epoch=epoch, step=step, loss=mean_loss, lr=self._lr(),
-                                  samples_per_s=window_samples / elapsed if elapsed > 0 else None)
+                                  samples_per_s=window_total / elapsed if elapsed > 0 else None)
                     if not math.isfinite(mean_loss):
                         self._fail_nan(step, epoch)
                         return "failed", epoch, batch, step, best, 0
                     window_start_loss = counters.loss.clone()
                     window_started, window_samples = time.perf_counter(), 0
-                if self._stop:
-                    self._checkpoint(self._state(epoch, batch, step, epoch_shuffle, counters, best, stale, history),
-                                     best=False)
+                # several processes stop together, at a log step, when one of them was asked to
+                if agreed_stop if world.enabled else self._stop:
+                    self._checkpoint(self._state(epoch, batch, step, epoch_shuffle, self._global(counters), best,
+                                                 stale, history), best=False)
                     return "stopped", epoch, batch, step, best, stale
             train_seconds = time.perf_counter() - epoch_started
             record = self._end_epoch(epoch, step, counters, train_seconds, epoch_samples)
@@ -329,9 +408,25 @@ class Trainer:
                 self.bus.emit("warning", message=f"early stopping: no better validation loss for {stale} epochs",
                               node=None)
                 return "early_stopped", epoch, batch, step, best, stale
-            if self._stop:
+            stop = self._stop
+            if world.enabled:
+                stop = bool(distributed.all_sum(torch.tensor([float(stop)], device=self.device), world).item())
+            if stop:
                 return "stopped", epoch, batch, step, best, stale
         return "completed", epoch, batch, step, best, stale
+
+    def _global(self, counters: _Counters) -> _Counters:
+        """The epoch's running sums over all ranks (the counters themselves on one process)."""
+        if not self.world.enabled:
+            return counters
+        sums = distributed.all_sum(torch.stack([counters.loss.double(), counters.correct.double(),
+                                                torch.tensor(float(counters.seen), dtype=torch.float64,
+                                                             device=self.device),
+                                                torch.tensor(float(counters.items), dtype=torch.float64,
+                                                             device=self.device)]), self.world)
+        loss, correct, seen, items = sums.tolist()
+        return _Counters(torch.tensor(loss, dtype=counters.loss.dtype, device=self.device),
+                         torch.tensor(round(correct), dtype=torch.int64, device=self.device), round(seen), round(items))
 
     def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if isinstance(self.loss_fn, nn.CrossEntropyLoss) and out.dim() > 2:
@@ -358,13 +453,16 @@ class Trainer:
 
     @torch.no_grad()
     def _evaluate(self) -> tuple[float | None, float | None, float | None]:
-        if self.val_data is None or len(self.val_data) == 0:
+        if self.data.val is None or len(self.data.val) == 0:
             return None, None, None
+        distributed.sync_buffers(self.model, self.world)
         self.model.eval()
         bs = max(256, self.settings["batch_size"])
         total, correct, top5, items = torch.zeros((), dtype=torch.float64, device=self.device), 0, 0, 0
         n = len(self.val_data)
         for xs, y in evaluation_batches(self.val_data, bs, self.device, self.settings["workers"]):
+            if self.memory_format is not None:
+                xs = [x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x for x in xs]
             out = self.model(*xs)
             total += self._loss(out, y).double() * len(y)
             if self.data.kind == "classification":
@@ -373,12 +471,24 @@ class Trainer:
                     top5 += (out.topk(5, dim=-1).indices == y.unsqueeze(-1)).any(-1).sum()
                 items += y.numel()
         self.model.train()
+        if self.world.enabled:  # every rank evaluated its share: add the sums up
+            sums = distributed.all_sum(torch.stack([total, torch.as_tensor(correct, device=self.device).double(),
+                                                    torch.as_tensor(top5, device=self.device).double(),
+                                                    torch.tensor(float(items), dtype=torch.float64,
+                                                                 device=self.device),
+                                                    torch.tensor(float(n), dtype=torch.float64,
+                                                                 device=self.device)]), self.world)
+            total, correct, top5, items, n = sums.tolist()
+            items, n = round(items), round(n)
         loss = float(total / n)
         if not items:
             return loss, None, None
         return loss, float(correct) / items, (float(top5) / items if top5 else None)
 
     def _end_epoch(self, epoch: int, step: int, counters: _Counters, seconds: float, samples: int) -> dict:
+        if self.world.enabled:
+            counters = self._global(counters)
+            samples = samples * self.world.size  # the ranks run in lockstep
         train_loss = float(counters.loss / max(counters.seen, 1))
         train_acc = float(counters.correct) / counters.items if counters.items else None
         val_loss, val_acc, val_top5 = self._evaluate()
@@ -405,7 +515,7 @@ class Trainer:
             "best": {"train_loss": best("train_loss", min), "val_loss": best("val_loss", min),
                      "train_accuracy": best("train_accuracy", max), "val_accuracy": best("val_accuracy", max)},
             "samples_per_s": sum(rates) / len(rates) if rates else None,
-            "device": str(self.device), "params": self.params, "wall_seconds": wall,
+            "device": str(self.device), "world_size": self.world.size, "params": self.params, "wall_seconds": wall,
             "data": self.data.description,
         }
 

@@ -34,6 +34,9 @@ SETTINGS: dict[str, Param] = {
     "val_split": Float(0.2, min=0.0, max=0.9, doc="share of the data held out for validation"),
     "device": Choice("auto", choices=("auto", "cpu", "cuda", "mps"), doc="auto: CUDA, then MPS, then CPU"),
     "amp": Bool(True, doc="mixed precision on CUDA (ignored on CPU)"),
+    "channels_last": Choice("auto", choices=("auto", "true", "false"),
+                            doc="channels-last memory order for images (auto: convolutional graphs on CUDA)"),
+    "compile": Bool(False, doc="torch.compile the model (slower start, faster steps)"),
     "seed": Int(0, min=0, doc="seed for weights, data split and shuffling"),
     "diagnostics_every": Int(20, min=0, doc="gradient statistics every N steps (0 = off)"),
     "log_every": Int(10, min=1, doc="step events every N steps"),
@@ -71,6 +74,8 @@ def resolve_settings(section: Mapping[str, Any] | None, overrides: Mapping[str, 
             resolved[key] = dict(value) if isinstance(value, Mapping) else {"name": value}
             continue
         decl = SETTINGS.get(key)
+        if key == "channels_last" and isinstance(value, bool):  # YAML's true/false
+            value = "true" if value else "false"
         if decl is None:
             close = difflib.get_close_matches(key, list(SETTINGS) + [DATA_KEY], n=1)
             raise SettingsError(key, "unknown setting" + (f"; did you mean {close[0]!r}?" if close else ""))

@@ -41,7 +41,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Schedule": ("epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
                  "schedule", "step_size", "gamma"),
     "Stability": ("clip_norm", "clip_value", "early_stopping", "loss"),
-    "Run": ("device", "amp", "seed", "diagnostics_every", "log_every", "workers"),
+    "Run": ("device", "amp", "channels_last", "compile", "seed", "diagnostics_every", "log_every", "workers"),
 }
 HIDDEN = ("out",)  # the panel chooses the run folder
 LABELS = {"lr": "learning rate", "val_split": "validation split", "diagnostics_every": "gradient stats every",
