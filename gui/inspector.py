@@ -17,7 +17,6 @@ from typing import Any, Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -28,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from blocks import Block, format_shape
 from gui.document import GraphDocument
-from gui.param_editors import LineEdit, ParamEditor, make_editor
+from gui.param_editors import LineEdit, ParamEditor, compact_form, make_editor
 from gui.style import ERROR_COLOR, WARNING_COLOR, category_color
 
 HINT_COLOR = "#718096"
@@ -83,17 +82,6 @@ def _problems_html(problems: list) -> str:
     return "<div style='margin-bottom:4px'></div>".join(parts)
 
 
-def _form() -> QFormLayout:
-    form = QFormLayout()
-    form.setContentsMargins(0, 0, 0, 0)
-    form.setHorizontalSpacing(10)
-    form.setVerticalSpacing(4)
-    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
-    form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    return form
-
-
 class _Totals(QWidget):
     """The cost of a set of nodes (all of them: the graph's totals)."""
 
@@ -109,7 +97,7 @@ class _Totals(QWidget):
         layout.addWidget(self.title)
         if hint:
             layout.addWidget(_label(hint, name="inspectorHint", color=HINT_COLOR))
-        self.form = _form()
+        self.form = compact_form(2)
         self.params = _label(name="inspectorParams")
         self.macs = _label(name="inspectorMacs")
         self.outputs = _label(name="inspectorOutputs")
@@ -220,7 +208,7 @@ class _NodeView(QWidget):
         if not params:
             return
         layout.addWidget(_heading("Parameters"))
-        form = _form()
+        form = compact_form(2)
         node = self.document.node(self.node_id)
         for name, param in params.items():
             editor = make_editor(name, param, self._value(node.params, name))
@@ -243,7 +231,7 @@ class _NodeView(QWidget):
         self.shapes.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.shapes)
         layout.addWidget(_heading("Cost"))
-        form = _form()
+        form = compact_form(2)
         self.params = _label(name="inspectorParams")
         self.macs = _label(name="inspectorMacs")
         form.addRow("Parameters", self.params)

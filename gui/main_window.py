@@ -12,19 +12,25 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QUndoGroup
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QGuiApplication,
+    QKeySequence,
+    QUndoGroup,
+)
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 
 from builder import GraphError, load_graph
 from gui.canvas import GraphScene, GraphView
 from gui.clipboard import copy_nodes, duplicate, has_nodes, paste_nodes
 from gui.document import GraphDocument
-from gui.inspector import Inspector
-from gui.labels import human_count, short_shape
-from gui.palette import BlockPalette
 from gui.export_runner import FORMATS as EXPORT_FORMATS
 from gui.export_runner import SUFFIXES as EXPORT_SUFFIXES
 from gui.export_runner import ExportRunner
+from gui.inspector import Inspector
+from gui.labels import human_count, short_shape
+from gui.palette import BlockPalette
 from gui.problems import ProblemsPanel
 from gui.recovery import AUTOSAVE_SECONDS, Recovery, RecoveryStore
 from gui.training.panel import TrainingPanel

@@ -21,6 +21,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -39,6 +40,19 @@ WIDE_MAX = 2**31 - 1
 UNSET_TEXT = "?"  # what a spin box shows for a required value that is not set yet
 _NOTHING = object()
 _SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def compact_form(vertical_spacing: int = 2) -> QFormLayout:
+    """The form layout of the inspector and the training settings: labels left, fields
+    growing, no wrapping, tight margins."""
+    form = QFormLayout()
+    form.setContentsMargins(0, 0, 0, 0)
+    form.setHorizontalSpacing(10)
+    form.setVerticalSpacing(vertical_spacing)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+    form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    return form
 
 
 def _tooltip(param: Param) -> str:

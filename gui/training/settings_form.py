@@ -22,14 +22,27 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Mapping, Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from blocks import Bool, Choice, Float, Int, Ints, Param, ParamError, Text
 from builder import DATA_SOURCES, TRAINING_SETTINGS, SettingsError, resolve_settings
 from gui.document import GraphDocument
-from gui.param_editors import LineEdit, ParamEditor, ParsedLineEditor, make_editor
+from gui.param_editors import (
+    LineEdit,
+    ParamEditor,
+    ParsedLineEditor,
+    compact_form,
+    make_editor,
+)
 from gui.style import ERROR_COLOR
 
 DATA_KEY = "data"
@@ -134,7 +147,6 @@ class LiteralEditor(ParsedLineEditor):
         return value
 
 
-
 def option_editor(name: str, param: Param, value: Any) -> ParamEditor:
     """The editor of a data-source option: the typed editor where there is one, else text
     read as YAML."""
@@ -169,17 +181,6 @@ def _heading(text: str) -> QLabel:
     label.setFont(font)
     label.setStyleSheet(f"color: {HINT_COLOR}; padding: 10px 0 2px 0;")
     return label
-
-
-def _form() -> QFormLayout:
-    form = QFormLayout()
-    form.setContentsMargins(0, 0, 0, 0)
-    form.setHorizontalSpacing(10)
-    form.setVerticalSpacing(2)
-    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
-    form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    return form
 
 
 def _problem_of(editor: ParamEditor) -> Optional[str]:
@@ -226,7 +227,7 @@ class TrainingSettingsForm(QWidget):
         if other:
             groups["Other"] = other
         # one form for all groups (headings span both columns) so that the fields line up
-        self.form = _form()
+        self.form = compact_form(4)
         for title, keys in groups.items():
             self.form.addRow(_heading(title))
             if title == "Data":
