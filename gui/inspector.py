@@ -27,10 +27,15 @@ from PySide6.QtWidgets import (
 
 from blocks import Block, format_shape
 from gui.document import GraphDocument
-from gui.param_editors import LineEdit, ParamEditor, compact_form, make_editor
-from gui.style import ERROR_COLOR, WARNING_COLOR, category_color
+from gui.param_editors import (
+    LineEdit,
+    ParamEditor,
+    compact_form,
+    make_editor,
+    section_heading,
+)
+from gui.style import ERROR_COLOR, HINT_COLOR, WARNING_COLOR, category_color
 
-HINT_COLOR = "#718096"
 ID_TIP = "The node's name in the file and in the compiled model. Enter renames (wires follow), Escape restores."
 MAX_IDS_LISTED = 12  # a rubber-band selection of hundreds is summed, not listed
 _UNITS = (("G", 10**9), ("M", 10**6), ("K", 10**3))
@@ -57,16 +62,6 @@ def _label(text: str = "", *, name: str = "", wrap: bool = True, color: Optional
         label.setObjectName(name)
     if color:
         label.setStyleSheet(f"color: {color};")
-    return label
-
-
-def _heading(text: str) -> QLabel:
-    label = QLabel(text.upper())
-    font = label.font()
-    font.setPointSizeF(font.pointSizeF() * 0.85)
-    font.setBold(True)
-    label.setFont(font)
-    label.setStyleSheet(f"color: {HINT_COLOR}; padding: 8px 0 0 0;")
     return label
 
 
@@ -103,11 +98,11 @@ class _Totals(QWidget):
         self.outputs = _label(name="inspectorOutputs")
         self.problems = _label(name="inspectorProblems")
         self.problems.setTextFormat(Qt.TextFormat.RichText)
-        layout.addWidget(_heading("Cost"))
+        layout.addWidget(section_heading("Cost"))
         self.form.addRow("Parameters", self.params)
         self.form.addRow("MACs", self.macs)
         layout.addLayout(self.form)
-        self.outputs_heading = _heading("Outputs")
+        self.outputs_heading = section_heading("Outputs")
         layout.addWidget(self.outputs_heading)
         layout.addWidget(self.outputs)
         layout.addWidget(self.problems)
@@ -191,7 +186,7 @@ class _NodeView(QWidget):
             layout.addWidget(inside)
 
     def _build_id(self, layout: QVBoxLayout) -> None:
-        layout.addWidget(_heading("Id"))
+        layout.addWidget(section_heading("Id"))
         self.id_edit = LineEdit(self.node_id)
         self.id_edit.setObjectName("inspectorId")
         self.id_edit.setToolTip(ID_TIP)
@@ -207,7 +202,7 @@ class _NodeView(QWidget):
         params = self.block.params
         if not params:
             return
-        layout.addWidget(_heading("Parameters"))
+        layout.addWidget(section_heading("Parameters"))
         form = compact_form(2)
         node = self.document.node(self.node_id)
         for name, param in params.items():
@@ -226,11 +221,11 @@ class _NodeView(QWidget):
         layout.addLayout(form)
 
     def _build_results(self, layout: QVBoxLayout) -> None:
-        layout.addWidget(_heading("Shapes"))
+        layout.addWidget(section_heading("Shapes"))
         self.shapes = _label(name="inspectorOutputs")
         self.shapes.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.shapes)
-        layout.addWidget(_heading("Cost"))
+        layout.addWidget(section_heading("Cost"))
         form = compact_form(2)
         self.params = _label(name="inspectorParams")
         self.macs = _label(name="inspectorMacs")

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from blocks import Bool, Choice, Float, Int, Ints, Param, ParamError, Text
-from gui.style import ERROR_COLOR
+from gui.style import ERROR_COLOR, HINT_COLOR
 
 # QSpinBox holds a C int; one below the bottom is kept free for the "not set" state.
 WIDE_MIN = -(2**31) + 2
@@ -53,6 +53,17 @@ def compact_form(vertical_spacing: int = 2) -> QFormLayout:
     form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
     form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
     return form
+
+
+def section_heading(text: str, padding: str = "8px 0 0 0") -> QLabel:
+    """A small bold grey capitalized heading between groups of a form."""
+    label = QLabel(text.upper())
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 0.85)
+    font.setBold(True)
+    label.setFont(font)
+    label.setStyleSheet(f"color: {HINT_COLOR}; padding: {padding};")
+    return label
 
 
 def _tooltip(param: Param) -> str:

@@ -32,6 +32,7 @@ SELECTION_COLOR = "#3182ce"
 WIRE_COLOR = "#4a5568"
 WIRE_LABEL_COLOR = "#2d3748"
 CANVAS_COLOR = "#f7fafc"
+HINT_COLOR = "#718096"  # secondary text: hints, headings, summaries
 GRID_COLOR = "#e2e8f0"
 
 

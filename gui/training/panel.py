@@ -188,6 +188,8 @@ class TrainingPanel(QWidget):
         self.runner.finished.connect(self._on_finished)
         self.runs.runsSelected.connect(self._show_runs)
         self._update_buttons()
+        # tabbed with Problems: let the dock be short until a run needs the room
+        self.setMinimumSize(200, 100)
 
     # ------------------------------------------------------------------ document
     def set_document(self, document: GraphDocument) -> None:

@@ -30,9 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from builder import read_events
-from gui.style import ERROR_COLOR, SELECTION_COLOR, WARNING_COLOR
+from gui.style import ERROR_COLOR, HINT_COLOR, SELECTION_COLOR, WARNING_COLOR
 
-HINT_COLOR = "#718096"
 COLUMNS = ("Run", "Started", "Status", "Epochs", "Val acc", "Val loss", "Time")
 _STAMP = re.compile(r"(\d{8})-(\d{6})")  # runs/<graph>-YYYYMMDD-HHMMSS
 RUNNING, UNFINISHED = "running", "unfinished"

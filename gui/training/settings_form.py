@@ -42,11 +42,11 @@ from gui.param_editors import (
     ParsedLineEditor,
     compact_form,
     make_editor,
+    section_heading,
 )
-from gui.style import ERROR_COLOR
+from gui.style import ERROR_COLOR, HINT_COLOR
 
 DATA_KEY = "data"
-HINT_COLOR = "#718096"
 # settings shown under each heading, in this order; "data" (the data-set combo and the
 # source's options) leads the Data group. A setting the schema adds later lands in "Other".
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -173,16 +173,6 @@ def resolve_leniently(section: Optional[Mapping[str, Any]]) -> tuple[dict[str, A
             del remaining[err.key]
 
 
-def _heading(text: str) -> QLabel:
-    label = QLabel(text.upper())
-    font = label.font()
-    font.setPointSizeF(font.pointSizeF() * 0.85)
-    font.setBold(True)
-    label.setFont(font)
-    label.setStyleSheet(f"color: {HINT_COLOR}; padding: 10px 0 2px 0;")
-    return label
-
-
 def _problem_of(editor: ParamEditor) -> Optional[str]:
     """What the editor marks as wrong, also inside an optional ("set") editor."""
     inner = getattr(editor, "inner", None)
@@ -229,7 +219,7 @@ class TrainingSettingsForm(QWidget):
         # one form for all groups (headings span both columns) so that the fields line up
         self.form = compact_form(4)
         for title, keys in groups.items():
-            self.form.addRow(_heading(title))
+            self.form.addRow(section_heading(title, "10px 0 2px 0"))
             if title == "Data":
                 self._add_dataset_rows(self.form)
             for key in keys:

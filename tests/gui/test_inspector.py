@@ -25,12 +25,6 @@ from gui.param_editors import (
     TextEditor,
     make_editor,
 )
-from tests.conftest import ROOT
-
-
-@pytest.fixture
-def lenet(qapp) -> GraphDocument:
-    return GraphDocument.open(ROOT / "graphs" / "lenet5.yaml")
 
 
 @pytest.fixture

@@ -11,12 +11,6 @@ from builder import DATA_SOURCES, TRAINING_SETTINGS, parse_graph
 from gui.document import GraphDocument
 from gui.param_editors import FloatEditor
 from gui.training.settings_form import LiteralEditor, TrainingSettingsForm, parse_yaml_value, yaml_text
-from tests.conftest import ROOT
-
-
-@pytest.fixture
-def lenet(qapp) -> GraphDocument:
-    return GraphDocument.open(ROOT / "graphs" / "lenet5.yaml")
 
 
 @pytest.fixture
