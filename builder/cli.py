@@ -58,7 +58,11 @@ def _parser(plugins: dict[str, ModuleType] | None = None) -> argparse.ArgumentPa
     train.add_argument("--seed", type=int)
     train.add_argument("--data", help="dataset name, overriding the graph's (e.g. digits)")
     train.add_argument("--out", help="run folder (default runs/<graph>-<time>)")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or finished run")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped, crashed or finished run")
+    train.add_argument("--checkpoint", metavar="NAME",
+                       help="with --resume: continue from this checkpoint (e.g. step-000000120), not the newest")
+    train.add_argument("--checkpoint-every", metavar="N|TIME",
+                       help="mid-epoch checkpoints every N steps or every TIME (10min, 30s); off: epoch ends only")
     train.add_argument("--json-events", action="store_true", help="write the event stream as JSON lines on stdout")
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-epoch lines")
     train.add_argument("--compile", action="store_true", default=None,

@@ -32,7 +32,7 @@ def error_lines(err: Exception) -> list[str]:
 
 def _missing_module(err: ImportError, format: str) -> str:
     missing = err.name or str(err)
-    if missing.startswith("builder.exporting."):
+    if missing.startswith(("builder", "blocks")):
         return (f"error: the {format} export is not available in this installation ({missing} is missing)\n"
                 "    hint: choose another --format, or update modelbuilder")
     top = missing.split(".")[0]

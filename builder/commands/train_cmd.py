@@ -15,6 +15,7 @@ from builder.data import DataError
 from builder.errors import GraphError
 from builder.training import distributed
 from builder.training.checkpoint import CheckpointError
+from builder.training.checkpoint_store import has_checkpoint
 from builder.training.engine import Trainer, TrainingError, problem_lines
 from builder.training.events import EventBus, JsonLinesWriter
 from builder.training.runs import RunFolder
@@ -87,16 +88,11 @@ class ProgressPrinter:
 def _load(args) -> tuple[Any, dict, RunFolder, bool]:
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
                  "device": args.device, "seed": args.seed, "data": args.data,
-                 "compile": getattr(args, "compile", None)}
+                 "compile": getattr(args, "compile", None), "checkpoint_every": getattr(args, "checkpoint_every", None)}
     if args.resume:
-        run = RunFolder(Path(args.resume))
-        if not run.last_state.exists():
-            raise TrainingError(f"{run.root} has no checkpoint to resume from ({run.last_state.name} is missing)",
-                                "resume a run folder that trained for at least one epoch or was stopped with Ctrl-C")
-        saved = run.read_json(run.settings)
-        # relative paths (data files, composite blocks) resolve against the original file
-        graph = parse_graph(run.graph.read_text(encoding="utf-8"), saved["graph_source"] or str(run.graph))
-        return graph, resolve_settings(saved["settings"], overrides), run, True
+        return (*_resumed_run(Path(args.resume), overrides), True)
+    if getattr(args, "checkpoint", None):
+        raise TrainingError("--checkpoint names the checkpoint to continue from: use it with --resume RUN_DIR")
     if not args.graph:
         raise TrainingError("give a graph file to train, or --resume RUN_DIR")
     graph = load_graph(args.graph)
@@ -108,6 +104,30 @@ def _load(args) -> tuple[Any, dict, RunFolder, bool]:
         root = RunFolder.create(Path(settings["out"] or "runs"), graph.name).root if world.main else None
         root = distributed.broadcast(root, world)
     return graph, settings, RunFolder(root), False
+
+
+def _resumed_run(root: Path, overrides: dict) -> tuple[Any, dict, RunFolder]:
+    """The graph and settings a run folder was trained with; TrainingError if it is not one."""
+    if not root.is_dir():
+        raise TrainingError(f"{root}: no such run folder" if not root.exists() else f"{root} is not a folder",
+                            "give the folder that `modelbuilder train` printed (runs/<graph>-<time>)")
+    run = RunFolder(root)
+    if not run.graph.is_file() or not run.settings.is_file():
+        raise TrainingError(f"{root} is not a run folder (it has no {run.graph.name} and {run.settings.name})",
+                            "give the folder that `modelbuilder train` printed (runs/<graph>-<time>)")
+    if not has_checkpoint(run.checkpoints):
+        raise TrainingError(f"{root} has no checkpoint to resume from ({run.checkpoints} holds none)",
+                            "resume a run that trained for at least one epoch, was stopped (Ctrl-C, the app's "
+                            "Stop button) or wrote a mid-epoch checkpoint (checkpoint_every)")
+    try:
+        saved = run.read_json(run.settings)
+        source = saved["graph_source"]
+        settings = saved["settings"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise TrainingError(f"{run.settings}: cannot read the run's settings ({err})") from None
+    # relative paths (data files, composite blocks) resolve against the original file
+    graph = parse_graph(run.graph.read_text(encoding="utf-8"), source or str(run.graph))
+    return graph, resolve_settings(settings, overrides), run
 
 
 def run_train(args, argv: Sequence[str] | None = None) -> int:
@@ -166,7 +186,7 @@ def _train(args, world: distributed.World) -> int:
         printer = None
     else:
         printer = bus.subscribe(ProgressPrinter(args.quiet))
-    trainer = Trainer(graph, settings, run, bus=bus, resume=resume)
+    trainer = Trainer(graph, settings, run, bus=bus, resume=resume, checkpoint=getattr(args, "checkpoint", None))
     previous = _install_stop_handler(trainer, printer)
     # under torchrun a Ctrl-C reaches torchrun, which then sends SIGTERM to the workers and
     # waits for them: treat it as the same request to stop with a checkpoint

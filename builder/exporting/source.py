@@ -16,6 +16,7 @@ from builder.errors import GraphError
 from builder.exporting.errors import ExportError
 from builder.graph import Graph
 from builder.training.checkpoint import CheckpointError, load_weights
+from builder.training.checkpoint_store import weights_to_use
 from builder.training.runs import RunFolder
 from builder.yaml_format import parse_graph
 
@@ -110,10 +111,10 @@ def from_run(root: Path, weights: str = "best") -> TrainedModel:
     settings = _read_json(run.settings)
     text = run.graph.read_text(encoding="utf-8")
     graph = parse_graph(text, settings.get("graph_source") or str(run.graph))
-    chosen = run.best_weights if weights == "best" and run.best_weights.is_file() else run.last_weights
-    if not chosen.is_file():
-        raise ExportError(f"{root} has no checkpoint ({run.checkpoints} has no .safetensors weights)",
-                          "train at least one epoch first, or resume the run")
+    try:
+        chosen = weights_to_use(run.checkpoints, weights)
+    except CheckpointError as err:
+        raise ExportError(str(err), err.hint or "train at least one epoch first, or resume the run") from None
     inputs, outputs = ports_of(graph)
     return TrainedModel(graph, model_with_weights(graph, chosen), chosen, inputs, outputs,
                         data=_read_json(run.data), training=_read_json(run.summary), source=root)

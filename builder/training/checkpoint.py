@@ -1,10 +1,11 @@
-"""Checkpoints that load without unpickling anything.
+"""Checkpoint files that load without unpickling anything.
 
-Model weights are a plain safetensors file (``last.safetensors``, ``best.safetensors``)
-that any tool can read. Everything needed to resume exactly (optimizer and scheduler
-state, random-number generator states, counters) goes into ``last.state.safetensors``:
-its tensors are stored as tensors, and the nested structure around them as JSON in the
-file's metadata. Both are written atomically.
+Model weights are a plain safetensors file that any tool can read. Everything needed to
+resume exactly (optimizer and scheduler state, random-number generator states, counters)
+goes into a training-state file: its tensors are stored as tensors, and the nested
+structure around them as JSON in the file's metadata. How the two are written together as
+one unit is :mod:`builder.training.checkpoint_store`'s job; this module only encodes and
+decodes them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ _TENSOR = "__tensor__"
 
 
 class CheckpointError(Exception):
-    """A checkpoint that is missing, truncated or does not fit the model."""
+    """A checkpoint that is missing, truncated, inconsistent or does not fit the model;
+    ``hint`` says what the user can do instead."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
 
 
 def _split(value: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
@@ -56,36 +62,46 @@ def _join(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return value
 
 
-def save_state(path: Path, state: dict[str, Any]) -> None:
-    """Write a nested structure of tensors, numbers, text, lists and dicts."""
+def encode_state(state: dict[str, Any]) -> bytes:
+    """A nested structure of tensors, numbers, text, lists and dicts as safetensors bytes."""
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _split(state, tensors, "s")
-    write_atomic(path, st_save(tensors, metadata={"skeleton": json.dumps(skeleton)}))
+    return st_save(tensors, metadata={"skeleton": json.dumps(skeleton)})
 
 
 def load_state(path: Path) -> dict[str, Any]:
-    """Read what :func:`save_state` wrote; CheckpointError if it is missing or damaged."""
-    raw = _read(path)
+    """Read what :func:`encode_state` made; CheckpointError if it is missing or damaged."""
+    raw = read_checked(path)
     try:
         tensors = st_load(raw)
         # safetensors layout: 8-byte little-endian header size, then a JSON header
         header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
         skeleton = json.loads(header["__metadata__"]["skeleton"])
-    except (SafetensorError, KeyError, ValueError) as err:
+        state = _join(skeleton, tensors)
+    except (SafetensorError, KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: not a valid training-state file ({err})") from None
-    return _join(skeleton, tensors)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not a valid training-state file (no state in it)")
+    return state
+
+
+def encode_weights(model: torch.nn.Module) -> bytes:
+    """The model's state_dict as safetensors bytes (tensors shared between keys are copied)."""
+    state = {k: v.detach().contiguous().cpu().clone() for k, v in model.state_dict().items()}
+    return st_save(state, metadata={"format": "modelbuilder-weights-1"})
 
 
 def save_weights(path: Path, model: torch.nn.Module) -> None:
-    """The model's state_dict as safetensors (tensors shared between keys are copied)."""
-    state = {k: v.detach().contiguous().cpu().clone() for k, v in model.state_dict().items()}
-    write_atomic(path, st_save(state, metadata={"format": "modelbuilder-weights-1"}))
+    """Weights alone, as one file written atomically (bundles; run checkpoints go through
+    :func:`builder.training.checkpoint_store.write_checkpoint`)."""
+    write_atomic(path, encode_weights(model))
 
 
-def load_weights(path: Path, model: torch.nn.Module) -> None:
-    """Load safetensors weights into ``model``, checking every name and shape first."""
+def load_weights(path: Path, model: torch.nn.Module, raw: bytes | None = None) -> None:
+    """Load safetensors weights into ``model``, checking every name and shape first.
+    ``raw``: the file's bytes when the caller has already read (and verified) them."""
     try:
-        state = st_load(_read(path))
+        state = st_load(read_checked(path) if raw is None else raw)
     except SafetensorError as err:
         raise CheckpointError(f"{path}: not a valid safetensors file ({err}); it may be truncated") from None
     expected = model.state_dict()
@@ -114,7 +130,8 @@ def _looks_pickled(data: bytes) -> bool:
     return (data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")) or data[:4] == b"PK\x03\x04"
 
 
-def _read(path: Path) -> bytes:
+def read_checked(path: Path) -> bytes:
+    """The bytes of a checkpoint file; CheckpointError if it cannot be read or is a pickle."""
     try:
         data = Path(path).read_bytes()
     except OSError as err:

@@ -14,7 +14,6 @@ import math
 import time
 import warnings
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +34,18 @@ from builder.training.batches import (
     shard,
     training_batches,
 )
-from builder.training.checkpoint import (
-    CheckpointError,
-    load_state,
-    load_weights,
-    save_state,
-    save_weights,
+from builder.training.checkpoint import CheckpointError, load_weights
+from builder.training.checkpoint_store import (
+    Checkpoint,
+    clean_leftovers,
+    discard_newer_than,
+    open_checkpoint,
+    write_checkpoint,
 )
 from builder.training.diagnostics import GradientMonitor, unwrap
 from builder.training.events import EventBus, JsonLinesWriter, read_events
 from builder.training.runs import RunFolder
+from builder.training.train_state import RANK_SEED, Counters, MidEpochSchedule, Position, capture, restore
 from builder.yaml_format import dump_graph
 
 
@@ -54,23 +55,6 @@ class TrainingError(Exception):
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
         self.hint = hint
-
-
-@dataclass
-class _Counters:
-    """Running sums of one epoch, kept on the device."""
-
-    loss: torch.Tensor
-    correct: torch.Tensor
-    seen: int = 0  # samples
-    items: int = 0  # predictions (samples x steps for per-step labels)
-
-    @classmethod
-    def zeros(cls, device: torch.device) -> _Counters:
-        return cls(torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.int64))
-
-
-_RANK_SEED = 1_000_003  # rank r draws dropout masks and augmentations from seed + r * this
 
 
 def _loss_function(kind: str, choice: str) -> nn.Module:
@@ -83,14 +67,19 @@ class Trainer:
     """Trains one graph into one run folder. Create it, subscribe to ``bus``, call ``run``."""
 
     def __init__(self, graph: Graph, settings: dict[str, Any], run: RunFolder, *, bus: EventBus | None = None,
-                 resume: bool = False):
+                 resume: bool = False, checkpoint: str | None = None):
         """Under torchrun (``WORLD_SIZE`` > 1) the trainer joins the process group and trains
-        with DistributedDataParallel; only rank 0 writes ``run`` and emits events."""
+        with DistributedDataParallel; only rank 0 writes ``run`` and emits events. With
+        ``resume``, training continues from the run's newest checkpoint, or from the one
+        named ``checkpoint`` (the newer ones are then discarded)."""
         self.graph = graph
         self.settings = settings
         self.run_folder = run
         self.bus = bus or EventBus()
         self.resume = resume
+        self.resume_from = checkpoint
+        self.last_checkpoint: Checkpoint | None = None
+        self.resume_notes: list[str] = []  # warnings found while resuming, reported after run_started
         self._stop = False
         self.plots: list[Path] = []
 
@@ -155,9 +144,9 @@ class Trainer:
         if self.val_data is not None:  # each rank evaluates its share; the sums are added up
             self.val_data = shard(self.val_data, world.rank, world.size)
         # dropout and other global-RNG users (restored on resume); other ranks draw other masks
-        torch.manual_seed(s["seed"] + _RANK_SEED * world.rank)
+        torch.manual_seed(s["seed"] + RANK_SEED * world.rank)
         self.shuffle = torch.Generator().manual_seed(s["seed"])  # the same order on every rank
-        self.augment_rng = torch.Generator().manual_seed(s["seed"] + 1 + _RANK_SEED * world.rank)
+        self.augment_rng = torch.Generator().manual_seed(s["seed"] + 1 + RANK_SEED * world.rank)
         recurrent = [n for n in self.analysis.order if getattr(self.analysis.nodes[n].block, "category", "") == "Recurrent"]
         trainable = [n for n, m in self.model.named_children() if any(p.requires_grad for p in m.parameters())]
         # gradients are identical on every rank after DDP's all-reduce: rank 0 looks at them
@@ -189,30 +178,34 @@ class Trainer:
             return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=s["gamma"], patience=2), False
         return None, False
 
-    # --- state --------------------------------------------------------------------------
-    def _state(self, epoch: int, batch: int, step: int, epoch_shuffle: torch.Tensor, counters: _Counters,
-               best: float, stale: int, history: dict) -> dict:
-        return {
-            "epoch": epoch, "batch": batch, "step": step, "best_val_loss": best, "stale_epochs": stale,
-            "epoch_shuffle_state": epoch_shuffle, "shuffle_state": self.shuffle.get_state(),
-            "augment_state": self.augment_rng.get_state(), "torch_rng": torch.get_rng_state(),
-            "counters": {"loss": counters.loss, "correct": counters.correct, "seen": counters.seen, "items": counters.items},
-            "optimizer_kind": self.settings["optimizer"], "schedule_kind": self.settings["schedule"],
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
-            "history": history,
-        }
-
-    def _checkpoint(self, state: dict, *, best: bool) -> None:
+    # --- checkpoints --------------------------------------------------------------------
+    def _checkpoint(self, at: Position, epoch_shuffle: torch.Tensor, counters: Counters, history: dict, *,
+                    best: bool) -> None:
+        """One checkpoint (``counters`` summed over all ranks); rank 0 writes it."""
+        self.mid_epoch.written()
         if not self.world.main:
             return
-        save_weights(self.run_folder.last_weights, unwrap(self.model))
-        save_state(self.run_folder.last_state, state)
-        if best:
-            save_weights(self.run_folder.best_weights, unwrap(self.model))
-        self.bus.emit("checkpoint", path=str(self.run_folder.last_weights), epoch=state["epoch"],
-                      step=state["step"], best=best)
+        state = capture(self, at, epoch_shuffle, counters, history)
+        self.last_checkpoint = write_checkpoint(self.run_folder.checkpoints, unwrap(self.model), state)
+        self.bus.emit("checkpoint", path=str(self.last_checkpoint.weights.parent), epoch=at.epoch, step=at.step,
+                      best=best)
+
+    def _resume_state(self) -> dict:
+        """The verified checkpoint to continue from, loaded into the model."""
+        checkpoints = self.run_folder.checkpoints
+        checkpoint, state, raw = open_checkpoint(checkpoints, self.resume_from)
+        load_weights(checkpoint.weights, self.model, raw)
+        if self.world.main:
+            if self.resume_from is not None:
+                dropped = discard_newer_than(checkpoints, checkpoint.step)
+                if dropped:
+                    self.resume_notes.append(f"continuing from {checkpoint.name}: the newer checkpoints "
+                                             f"({', '.join(dropped)}) belong to the abandoned run and were removed")
+            if checkpoint.legacy:
+                self.resume_notes.append(f"{checkpoint.state.name} was written by an older version: whether it "
+                                         "belongs with its weights file cannot be checked")
+        self.last_checkpoint = checkpoint
+        return state
 
     # --- the loop -----------------------------------------------------------------------
     def run(self) -> dict:
@@ -226,6 +219,9 @@ class Trainer:
             summary = self._run(started)
             distributed.barrier(self.world)
             return summary
+        # what a killed write or delete left behind (this run is the folder's only writer)
+        clean_leftovers(self.run_folder.checkpoints)
+        clean_leftovers(self.run_folder.root)
         if not self.resume:
             self._write_definition()
         with open(self.run_folder.metrics, "a", encoding="utf-8") as metrics:
@@ -260,44 +256,22 @@ class Trainer:
 
     def _run(self, started: float) -> dict:
         s = self.settings
-        epoch, batch, step, best, stale = 0, 0, 0, math.inf, 0
+        at = Position()
         history: dict = {"epochs": []}
-        counters = _Counters.zeros(self.device)
+        counters = Counters.zeros(self.device)
         epoch_shuffle = self.shuffle.get_state()
+        self.mid_epoch = MidEpochSchedule(s["checkpoint_every"])
         if self.resume:
-            state = load_state(self.run_folder.last_state)
-            load_weights(self.run_folder.last_weights, self.model)
-            if state["optimizer_kind"] == s["optimizer"]:
-                self.optimizer.load_state_dict(state["optimizer"])
-                for group in self.optimizer.param_groups:  # a learning rate given on resume wins
-                    group["lr"] = s["lr"] if s["schedule"] == "none" else group["lr"]
-            else:
-                self.bus.emit("warning", node=None, message=f"the optimizer changed from {state['optimizer_kind']} "
-                              f"to {s['optimizer']}: its state (momentum, moments) starts afresh")
-            if self.scheduler is not None and state["scheduler"] is not None and state["schedule_kind"] == s["schedule"]:
-                self.scheduler.load_state_dict(state["scheduler"])
-            if state["scaler"] is not None:
-                self.scaler.load_state_dict(state["scaler"])
-            epoch, batch, step = state["epoch"], state["batch"], state["step"]
-            best, stale, history = state["best_val_loss"], state["stale_epochs"], state["history"]
-            epoch_shuffle = state["epoch_shuffle_state"]
-            self.shuffle.set_state(state["shuffle_state"])
-            self.augment_rng.set_state(state["augment_state"])
-            torch.set_rng_state(state["torch_rng"])
-            c = state["counters"]  # summed over all ranks when saved: rank 0 carries them on
-            counters = _Counters(c["loss"].to(self.device), c["correct"].to(self.device), c["seen"], c["items"])
-            if not self.world.main:
-                counters = _Counters.zeros(self.device)
-                torch.manual_seed(s["seed"] + _RANK_SEED * self.world.rank + step)
-                self.augment_rng.manual_seed(s["seed"] + 1 + _RANK_SEED * self.world.rank + step)
+            at, epoch_shuffle, counters, history = restore(self, self._resume_state())
         self.bus.emit("run_started", run_dir=str(self.run_folder.root), graph=self.graph.name, settings=s,
                       device=str(self.device), params=self.params, train_samples=len(self.data.train),
                       val_samples=len(self.data.val) if self.data.val is not None else 0,
-                      steps_per_epoch=self.steps_per_epoch, start_epoch=epoch, start_step=step)
+                      steps_per_epoch=self.steps_per_epoch, start_epoch=at.epoch, start_step=at.step)
+        for note in self.resume_notes:
+            self.bus.emit("warning", node=None, message=note)
         status = "completed"
         try:
-            status, epoch, batch, step, best, stale = self._loop(epoch, batch, step, best, stale, history,
-                                                                  counters, epoch_shuffle)
+            status = self._loop(at, history, counters, epoch_shuffle)
         finally:
             self.monitor.flush()
             self.monitor.close()
@@ -307,7 +281,8 @@ class Trainer:
         self.bus.emit("run_finished", status=status, summary=summary)
         return summary
 
-    def _loop(self, epoch, batch, step, best, stale, history, counters, epoch_shuffle):
+    def _loop(self, at: Position, history: dict, counters: Counters, epoch_shuffle: torch.Tensor) -> str:
+        """Train from ``at`` to the last epoch (or a stop); returns the run's status."""
         s = self.settings
         model = self.net
         world = self.world
@@ -315,37 +290,37 @@ class Trainer:
         bs = s["batch_size"]
         log_every = s["log_every"]
         autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext())
-        while epoch < s["epochs"]:
-            if batch == 0:
+        while at.epoch < s["epochs"]:
+            if at.batch == 0:
                 epoch_shuffle = self.shuffle.get_state()
-                counters = _Counters.zeros(self.device)
+                counters = Counters.zeros(self.device)
             self.shuffle.set_state(epoch_shuffle)  # the same permutation when resuming mid-epoch
             order = torch.randperm(n, generator=self.shuffle)
-            batches = training_batches(self.train_data, order, batch, bs, self.device, s["workers"],
+            batches = training_batches(self.train_data, order, at.batch, bs, self.device, s["workers"],
                                        world.rank, world.size, self.memory_format)
             model.train()
             epoch_started, epoch_samples = time.perf_counter(), 0
             window_start_loss, window_started = counters.loss.clone(), time.perf_counter()
             window_samples = 0
             for xs, y in batches:
-                agreed_stop = False
+                agreed_stop = checkpoint_due = False
                 if self.data.augment is not None:
                     xs[0] = self.data.augment(xs[0], self.augment_rng)
-                self.monitor.before_forward(step)
+                self.monitor.before_forward(at.step)
                 with autocast:
                     out = model(*xs)
                     loss = self._loss(out, y)
                 self.optimizer.zero_grad(set_to_none=True)
                 scaled = loss
                 if world.enabled:  # DDP averages over ranks; a last batch split unevenly needs weights
-                    global_n = min(bs, n - batch * bs)
+                    global_n = min(bs, n - at.batch * bs)
                     if len(y) * world.size != global_n:
                         scaled = loss * (len(y) * world.size / global_n)
                 self.scaler.scale(scaled).backward()
                 clipping = s["clip_norm"] is not None or s["clip_value"] is not None
-                if self.scaler.is_enabled() and (clipping or self.monitor.wants(step)):
+                if self.scaler.is_enabled() and (clipping or self.monitor.wants(at.step)):
                     self.scaler.unscale_(self.optimizer)  # statistics and clipping see true gradients
-                self.monitor.after_backward(step)
+                self.monitor.after_backward(at.step)
                 if clipping:
                     self._clip()
                 self.scaler.step(self.optimizer)
@@ -359,63 +334,72 @@ class Trainer:
                     counters.items += y.numel()
                 window_samples += len(y)
                 epoch_samples += len(y)
-                batch += 1
-                step += 1
-                if step % log_every == 0 or batch == self.steps_per_epoch:
-                    # the one device sync per log interval (and, with several processes, the
-                    # one all-reduce: the window's loss sum, its samples and a stop request)
+                at.batch += 1
+                at.step += 1
+                if at.step % log_every == 0 or at.batch == self.steps_per_epoch:
+                    # the one device sync per log interval (and, with several processes, the one
+                    # all-reduce: the window's loss sum, its samples, a stop request, and whether
+                    # rank 0's clock says a mid-epoch checkpoint is due)
                     if world.enabled:
                         totals = distributed.all_sum(torch.stack([
                             (counters.loss - window_start_loss).double(),
                             torch.tensor(float(window_samples), dtype=torch.float64, device=self.device),
-                            torch.tensor(float(self._stop), dtype=torch.float64, device=self.device)]), world)
-                        loss_sum, window_total, stops = totals.tolist()
+                            torch.tensor(float(self._stop), dtype=torch.float64, device=self.device),
+                            torch.tensor(float(world.main and self.mid_epoch.due_by_time()), dtype=torch.float64,
+                                         device=self.device)]), world)
+                        loss_sum, window_total, stops, due = totals.tolist()
                         mean_loss = loss_sum / window_total
-                        agreed_stop = stops > 0
+                        agreed_stop, checkpoint_due = stops > 0, due > 0
                     else:
                         window_total = window_samples
                         mean_loss = ((counters.loss - window_start_loss) / window_samples).item()
+                        checkpoint_due = self.mid_epoch.due_by_time()
                     self.monitor.flush()  # the device just synced: live gradient plots cost nothing more
                     elapsed = time.perf_counter() - window_started
-                    self.bus.emit("step", epoch=epoch, step=step, loss=mean_loss, lr=self._lr(),
+                    self.bus.emit("step", epoch=at.epoch, step=at.step, loss=mean_loss, lr=self._lr(),
                                   samples_per_s=window_total / elapsed if elapsed > 0 else None)
                     if not math.isfinite(mean_loss):
-                        self._fail_nan(step, epoch)
-                        return "failed", epoch, batch, step, best, 0
+                        self._fail_nan(at.step, at.epoch)
+                        return "failed"
                     window_start_loss = counters.loss.clone()
                     window_started, window_samples = time.perf_counter(), 0
+                mid_epoch = at.batch < self.steps_per_epoch  # the epoch's end writes its own checkpoint
                 # several processes stop together, at a log step, when one of them was asked to
                 if agreed_stop if world.enabled else self._stop:
-                    self._checkpoint(self._state(epoch, batch, step, epoch_shuffle, self._global(counters), best,
-                                                 stale, history), best=False)
-                    return "stopped", epoch, batch, step, best, stale
+                    self._stop = True
+                    if mid_epoch:
+                        self._checkpoint(at, epoch_shuffle, self._global(counters), history, best=False)
+                        return "stopped"
+                elif mid_epoch and (checkpoint_due or self.mid_epoch.due_by_steps(at.step)):
+                    self._checkpoint(at, epoch_shuffle, self._global(counters), history, best=False)
             train_seconds = time.perf_counter() - epoch_started
-            record = self._end_epoch(epoch, step, counters, train_seconds, epoch_samples)
+            record = self._end_epoch(at.epoch, at.step, counters, train_seconds, epoch_samples)
             history["epochs"].append(record)
             val = record["val_loss"] if record["val_loss"] is not None else record["train_loss"]
             if not math.isfinite(val):
-                self._fail_nan(step, epoch)
-                return "failed", epoch, batch, step, best, stale
-            improved = val < best
-            best, stale = (val, 0) if improved else (best, stale + 1)
+                self._fail_nan(at.step, at.epoch)
+                return "failed"
+            improved = val < at.best
+            at.best, at.stale = (val, 0) if improved else (at.best, at.stale + 1)
+            if improved:
+                at.best_step = at.step
             if self.scheduler is not None and not self.scheduler_per_step:
                 self.scheduler.step(val) if s["schedule"] == "plateau" else self.scheduler.step()
-            epoch, batch = epoch + 1, 0
-            self._checkpoint(self._state(epoch, 0, step, self.shuffle.get_state(), _Counters.zeros(self.device),
-                                         best, stale, history), best=improved)
+            at.epoch, at.batch = at.epoch + 1, 0
+            self._checkpoint(at, self.shuffle.get_state(), Counters.zeros(self.device), history, best=improved)
             self.monitor.flush()
-            if s["early_stopping"] and stale >= s["early_stopping"]:
-                self.bus.emit("warning", message=f"early stopping: no better validation loss for {stale} epochs",
+            if s["early_stopping"] and at.stale >= s["early_stopping"]:
+                self.bus.emit("warning", message=f"early stopping: no better validation loss for {at.stale} epochs",
                               node=None)
-                return "early_stopped", epoch, batch, step, best, stale
+                return "early_stopped"
             stop = self._stop
             if world.enabled:
                 stop = bool(distributed.all_sum(torch.tensor([float(stop)], device=self.device), world).item())
             if stop:
-                return "stopped", epoch, batch, step, best, stale
-        return "completed", epoch, batch, step, best, stale
+                return "stopped"
+        return "completed"
 
-    def _global(self, counters: _Counters) -> _Counters:
+    def _global(self, counters: Counters) -> Counters:
         """The epoch's running sums over all ranks (the counters themselves on one process)."""
         if not self.world.enabled:
             return counters
@@ -425,7 +409,7 @@ class Trainer:
                                                 torch.tensor(float(counters.items), dtype=torch.float64,
                                                              device=self.device)]), self.world)
         loss, correct, seen, items = sums.tolist()
-        return _Counters(torch.tensor(loss, dtype=counters.loss.dtype, device=self.device),
+        return Counters(torch.tensor(loss, dtype=counters.loss.dtype, device=self.device),
                          torch.tensor(round(correct), dtype=torch.int64, device=self.device), round(seen), round(items))
 
     def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -446,8 +430,9 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def _fail_nan(self, step: int, epoch: int) -> None:
-        last = self.run_folder.last_weights
-        kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written before it"
+        last = self.last_checkpoint
+        kept = (f"the last good checkpoint is {last.weights.parent}" if last is not None
+                else "no checkpoint was written before it")
         self.bus.emit("error", message=f"the loss became NaN or infinite at step {step} (epoch {epoch + 1}); {kept}",
                       hint="lower the learning rate, or set clip_norm (e.g. 1.0)")
 
@@ -485,7 +470,7 @@ class Trainer:
             return loss, None, None
         return loss, float(correct) / items, (float(top5) / items if top5 else None)
 
-    def _end_epoch(self, epoch: int, step: int, counters: _Counters, seconds: float, samples: int) -> dict:
+    def _end_epoch(self, epoch: int, step: int, counters: Counters, seconds: float, samples: int) -> dict:
         if self.world.enabled:
             counters = self._global(counters)
             samples = samples * self.world.size  # the ranks run in lockstep
@@ -536,5 +521,5 @@ def problem_lines(err: Exception) -> list[str]:
     if isinstance(err, TrainingError):
         return [f"error: {err}" + (f"\n    hint: {err.hint}" if err.hint else "")]
     if isinstance(err, CheckpointError):
-        return [f"error: {err}"]
+        return [f"error: {err}" + (f"\n    hint: {err.hint}" if err.hint else "")]
     return [str(Problem(str(err)))]

@@ -6,7 +6,8 @@
       metrics.jsonl         the event stream, one JSON object per line
       summary.json          final and best metrics, speed, device, parameter count, wall time
       data.json             what the data set defines: task kind, class names, input normalization
-      checkpoints/          last.safetensors, best.safetensors, last.state.safetensors
+      checkpoints/          step-NNNNNNNNN/ folders of weights.safetensors + state.safetensors
+                            (the newest two and the best; see checkpoint_store)
       plots/                loss.png, accuracy.png, gradient_flow.png, timestep_gradients.png
 """
 
@@ -65,18 +66,6 @@ class RunFolder:
     @property
     def checkpoints(self) -> Path:
         return self.root / "checkpoints"
-
-    @property
-    def last_weights(self) -> Path:
-        return self.checkpoints / "last.safetensors"
-
-    @property
-    def best_weights(self) -> Path:
-        return self.checkpoints / "best.safetensors"
-
-    @property
-    def last_state(self) -> Path:
-        return self.checkpoints / "last.state.safetensors"
 
     @property
     def plots(self) -> Path:

@@ -9,10 +9,54 @@ defaults and the app's editors come from one place. Precedence: defaults < the g
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from blocks.params import Bool, Choice, Float, Int, Param, ParamError, Text
+
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(steps?|s|sec|min|h)?\s*$")
+_SECONDS = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_interval(value: Any) -> tuple[int | None, float | None]:
+    """``checkpoint_every`` as (steps, seconds), at most one of them set; (None, None) is off.
+    An integer or "500 steps" counts optimizer steps; "30s", "10min", "2h" count time."""
+    if isinstance(value, bool):
+        raise ParamError("expected a number of steps (500) or a time (10min, 30s, 2h), found a boolean")
+    if isinstance(value, int):
+        count = value
+        if count < 0:
+            raise ParamError(f"expected 0 (off) or a positive number of steps, found {count}")
+        return (count or None), None
+    text = str(value).strip().lower()
+    if text in ("off", "0", "none", ""):
+        return None, None
+    match = _INTERVAL.match(text)
+    if not match:
+        raise ParamError(f"expected a number of steps (500) or a time (10min, 30s, 2h), found {value!r}")
+    number, unit = float(match.group(1)), match.group(2)
+    if unit is None or unit.startswith("step"):
+        if number != int(number):
+            raise ParamError(f"a number of steps is whole, found {match.group(1)}")
+        return (int(number) or None), None
+    return None, (number * _SECONDS[unit] or None)
+
+
+@dataclass(frozen=True)
+class Interval(Text):
+    """Steps (500, "500 steps") or a time ("10min", "30s", "2h"); "off" or 0 turns it off.
+    Edited as text in the app."""
+
+    kind = "interval"
+
+    def _check(self, value: Any) -> Any:
+        parse_interval(value)
+        return value.strip() if isinstance(value, str) else value
+
+    def _describe(self) -> str:
+        return "steps (500) or a time (10min, 30s, 2h), or off"
+
 
 SETTINGS: dict[str, Param] = {
     "epochs": Int(10, min=1, doc="passes over the training data"),
@@ -40,6 +84,8 @@ SETTINGS: dict[str, Param] = {
     "seed": Int(0, min=0, doc="seed for weights, data split and shuffling"),
     "diagnostics_every": Int(20, min=0, doc="gradient statistics every N steps (0 = off)"),
     "log_every": Int(10, min=1, doc="step events every N steps"),
+    "checkpoint_every": Interval("10min", doc="mid-epoch checkpoints: every N steps (500) or a time (10min); "
+                                              "off: only at epoch ends"),
     "workers": Int(0, min=0, doc="data-loading worker processes (image folders)"),
     "out": Text(None, optional=True, doc="run folder (default runs/<graph>-<time>)"),
 }

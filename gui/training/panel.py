@@ -128,6 +128,7 @@ class TrainingPanel(QWidget):
         self.document: Optional[GraphDocument] = None
         self.save_document: Callable[[], bool] = lambda: False
         self.runner = TrainingRunner(self)
+        self.last_checkpoint: dict | None = None  # the last checkpoint event of the current run
         self.progress = Progress()
         self.run_dir: Optional[Path] = None
         self._stderr: list[str] = []
@@ -246,6 +247,7 @@ class TrainingPanel(QWidget):
 
     def _begin(self) -> None:
         self.progress = Progress()
+        self.last_checkpoint = None
         self._stderr.clear()
         self._set_marks({})
         self.plots.clear()
@@ -282,7 +284,7 @@ class TrainingPanel(QWidget):
             self.message(f"{event.get('message', 'the run failed')}{hint}; the last good checkpoint is kept",
                          "error")
         elif kind == "checkpoint":
-            self.last_checkpoint = event.get("path")
+            self.last_checkpoint = event  # what Resume continues from after a stop or a crash
 
     def _on_stderr(self, text: str) -> None:
         self._stderr.append(text)
@@ -295,6 +297,11 @@ class TrainingPanel(QWidget):
             self.message(f"Run {status}: {self.run_dir}", "info")
         elif status == "stopped" or code == 130:
             self.message(f"Stopped; the checkpoint is in {self.run_dir / 'checkpoints'}", "warning")
+        elif status == "crashed" and self.last_checkpoint is not None:
+            # killed (out of memory, the Stop timeout, a crash): the last checkpoint is whole,
+            # so Resume goes on from it exactly as after a stop
+            self.message(f"The training process ended unexpectedly (exit status {code}). Resume continues from "
+                         f"its last checkpoint (step {self.last_checkpoint.get('step')}).", "warning")
         else:
             lines = [line for text in self._stderr for line in text.splitlines() if line.strip()]
             reason = "\n".join(line for line in lines if line.startswith(("error", "  ", "    hint"))) \

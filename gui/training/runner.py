@@ -37,6 +37,7 @@ OVERRIDE_FLAGS = {
     "optimizer": "--optimizer",
     "device": "--device",
     "seed": "--seed",
+    "checkpoint_every": "--checkpoint-every",
     "data": "--data",
 }
 

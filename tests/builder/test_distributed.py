@@ -26,6 +26,7 @@ from builder import load_graph
 from builder.training import distributed
 from builder.training.engine import Trainer, TrainingError
 from builder.training.events import EventBus, read_events
+from builder.training.checkpoint_store import checkpoints_in
 from builder.training.runs import RunFolder
 from builder.training.settings import resolve_settings
 from tests.conftest import ROOT
@@ -100,6 +101,10 @@ def assert_close_weights(a: Path, b: Path) -> None:
         torch.testing.assert_close(wa[key], wb[key], rtol=TOLERANCE, atol=TOLERANCE)
 
 
+def newest_weights(run: Path) -> Path:
+    return checkpoints_in(run / "checkpoints")[0].weights
+
+
 def test_two_processes_follow_the_single_process_curve_and_resume(tmp_path):
     graph = tmp_path / "mlp.yaml"
     graph.write_text(MLP)
@@ -108,12 +113,14 @@ def test_two_processes_follow_the_single_process_curve_and_resume(tmp_path):
     done = torchrun(str(graph), "--out", str(two))
     assert done.stdout.count("completed:") == 1  # rank 0 reports for both
     assert_same_curve(epochs(one), epochs(two))
-    assert_close_weights(one / "checkpoints/last.safetensors", two / "checkpoints/last.safetensors")
+    assert_close_weights(newest_weights(one), newest_weights(two))
     # one run folder, written once: one run_started, one metrics.jsonl, one set of checkpoints
     events = read_events(str(two / "metrics.jsonl"))
     assert [e["event"] for e in events].count("run_started") == 1
     assert sorted(p.name for p in (two / "checkpoints").iterdir()) == [
-        "best.safetensors", "last.safetensors", "last.state.safetensors"]
+        "step-000000014", "step-000000028"]  # 2 epochs of 14 steps: one folder per checkpoint
+    assert sorted(p.name for p in (two / "checkpoints/step-000000028").iterdir()) == [
+        "state.safetensors", "weights.safetensors"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlp.yaml", "one", "two"]
     summary = json.loads((two / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["epochs"] == 2
@@ -124,7 +131,7 @@ def test_two_processes_follow_the_single_process_curve_and_resume(tmp_path):
     _run([sys.executable, "-m", "builder", "train", "--resume", str(two), "--epochs", "3", "--nproc", "2", "-q"])
     assert_same_curve(epochs(one), epochs(two))
     assert len(epochs(two)) == 3
-    assert_close_weights(one / "checkpoints/last.safetensors", two / "checkpoints/last.safetensors")
+    assert_close_weights(newest_weights(one), newest_weights(two))
 
 
 def test_ctrl_c_under_torchrun_checkpoints_and_resume_finishes(tmp_path):
@@ -142,7 +149,7 @@ def test_ctrl_c_under_torchrun_checkpoints_and_resume_finishes(tmp_path):
                              stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (run / "checkpoints/last.state.safetensors").exists():
+        while time.monotonic() < deadline and not checkpoints_in(run / "checkpoints"):
             time.sleep(0.2)  # the first epoch's checkpoint: training is under way
         os.killpg(child.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         child.communicate(timeout=60)
@@ -235,10 +242,10 @@ def test_compiled_model_trains_and_saves_plain_weights(tmp_path):
     pytest.importorskip("torch._inductor")
     summary, _, run = _train_in_process(tmp_path, "compiled", compile=True)
     assert summary["status"] == "completed"
-    keys = set(load_file(str(run.last_weights)))
+    keys = set(load_file(str(newest_weights(run.root))))
     assert keys and not any("_orig_mod" in k for k in keys)
     _, _, plain = _train_in_process(tmp_path, "plain")
-    assert keys == set(load_file(str(plain.last_weights)))
+    assert keys == set(load_file(str(newest_weights(plain.root))))
 
 
 def test_channels_last_trains_a_convolutional_graph(tmp_path):
@@ -273,3 +280,25 @@ def test_no_device_sync_between_log_steps(tmp_path):
     assert summary["status"] == "completed"
     syncs = [w for w in caught if "synchroniz" in str(w.message)]
     assert len(syncs) < steps // 2, [str(w.message) for w in syncs[:5]]
+
+
+def test_a_killed_distributed_run_resumes_from_a_whole_checkpoint_bit_for_bit(tmp_path):
+    """Rank 0 killed (SIGKILL) while writing a checkpoint: torchrun ends the other rank, and
+    --resume under torchrun continues from the newest whole checkpoint, a mid-epoch one,
+    to exactly the weights of an uninterrupted two-process run."""
+    from builder.faults import ENV as CRASH_ENV
+
+    graph = tmp_path / "mlp.yaml"  # 14 steps an epoch; checkpoints at 5, 10, 14 (end), 15, ...
+    graph.write_text(MLP.replace("log_every: 4", "log_every: 4\n  checkpoint_every: 5"))
+    whole, run = tmp_path / "whole", tmp_path / "run"
+    torchrun(str(graph), "--out", str(whole))
+    killed = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                             "--master-port", str(_free_port()), "-m", "builder", "train", str(graph), "--out",
+                             str(run), "-q"], cwd=ROOT, env={**_env(), CRASH_ENV: "checkpoint.state-written@3"},
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode != 0
+    assert [c.name for c in checkpoints_in(run / "checkpoints")] == ["step-000000010", "step-000000005"]
+    _run([sys.executable, "-m", "builder", "train", "--resume", str(run), "--nproc", "2", "-q"])
+    assert not [p.name for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
+    a, b = load_file(str(newest_weights(run))), load_file(str(newest_weights(whole)))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

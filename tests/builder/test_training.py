@@ -17,6 +17,7 @@ from builder import load_graph
 from builder.cli import main
 from builder.training.engine import Trainer, TrainingError
 from builder.training.events import EVENT_FIELDS, SCHEMA_VERSION, EventBus, read_events
+from builder.training.checkpoint_store import checkpoints_in, weights_to_use
 from builder.training.runs import RunFolder
 from builder.training.settings import SettingsError, resolve_settings
 from tests.conftest import ROOT
@@ -43,8 +44,12 @@ def train(tmp_path, name="run", resume=False, stop_at=None, **overrides):
     return summary, events, run
 
 
+def newest(run):
+    return checkpoints_in(run.checkpoints)[0]
+
+
 def weights(run):
-    return load_file(str(run.last_weights))
+    return load_file(str(newest(run).weights))
 
 
 def test_events_follow_the_documented_schema(tmp_path):
@@ -64,15 +69,14 @@ def test_events_follow_the_documented_schema(tmp_path):
 
 def test_run_folder_holds_everything(tmp_path):
     summary, _, run = train(tmp_path)
-    for path in (run.graph, run.settings, run.metrics if False else run.summary, run.last_weights, run.best_weights,
-                 run.last_state):
+    for path in (run.graph, run.settings, run.metrics, run.summary, newest(run).weights, newest(run).state):
         assert path.exists(), path
     saved = json.loads(run.summary.read_text())
     assert saved == json.loads(json.dumps(summary))
     for key in ("final", "best", "epochs", "samples_per_s", "device", "params", "wall_seconds"):
         assert key in saved
     assert saved["params"] == 61706 and saved["device"] == "cpu"
-    assert set(weights(run)) == set(load_file(str(run.best_weights)))
+    assert set(weights(run)) == set(load_file(str(weights_to_use(run.checkpoints, "best"))))
 
 
 def test_same_seed_gives_the_same_run(tmp_path):
@@ -165,8 +169,11 @@ def test_cli_reports_bad_data_clearly(tmp_path, capsys):
 
 
 def test_cli_resume_needs_a_checkpoint(tmp_path, capsys):
-    (tmp_path / "empty").mkdir()
-    assert main(["train", "--resume", str(tmp_path / "empty")]) == 1
+    run = tmp_path / "started"  # a run killed before its first checkpoint
+    run.mkdir()
+    (run / "graph.yaml").write_text(LENET.read_text())
+    (run / "settings.json").write_text('{"graph_source": null, "settings": {}}')
+    assert main(["train", "--resume", str(run)]) == 1
     assert "no checkpoint to resume from" in capsys.readouterr().err
 
 
@@ -189,15 +196,15 @@ def test_ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run(tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "resume with: modelbuilder train --resume" in out
-    assert (run / "checkpoints/last.state.safetensors").exists()
+    assert checkpoints_in(run / "checkpoints")
     resumed = subprocess.run([sys.executable, "-m", "builder", "train", "--resume", str(run), *common],
                              cwd=ROOT, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     whole = tmp_path / "whole"
     subprocess.run([sys.executable, "-m", "builder", "train", str(graph), "--out", str(whole), *common],
                    cwd=ROOT, check=True, capture_output=True)
-    a = load_file(str(run / "checkpoints/last.safetensors"))
-    b = load_file(str(whole / "checkpoints/last.safetensors"))
+    a = load_file(str(checkpoints_in(run / "checkpoints")[0].weights))
+    b = load_file(str(checkpoints_in(whole / "checkpoints")[0].weights))
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 

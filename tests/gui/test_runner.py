@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from builder.training.checkpoint_store import checkpoints_in
 from gui.training.runner import TrainingRunner, override_arguments
 from tests.conftest import ROOT
 
@@ -78,7 +79,7 @@ def test_one_epoch_streams_events_in_order(qtbot, runner, tmp_path):
     assert order == sorted(order)
     assert runner.events[0]["settings"]["epochs"] == 1 and runner.events[0]["settings"]["batch_size"] == 256
     assert "gradients" in seen
-    assert (run_dir / "metrics.jsonl").exists() and (run_dir / "checkpoints" / "last.safetensors").exists()
+    assert (run_dir / "metrics.jsonl").exists() and checkpoints_in(run_dir / "checkpoints")
     assert not runner.is_running() and runner.status == "completed"
     assert "Traceback" not in runner.stderr_log
 
@@ -92,7 +93,7 @@ def test_stop_writes_a_checkpoint_and_resume_continues(qtbot, runner, tmp_path):
         runner.stop()
     assert finished.args == [130, "stopped"], runner.stderr_log
     assert runner.events[-1]["event"] == "run_finished" and runner.events[-1]["status"] == "stopped"
-    assert (run_dir / "checkpoints" / "last.safetensors").exists()
+    assert checkpoints_in(run_dir / "checkpoints")
     stopped_at = max(e["step"] for e in runner.events if e["event"] == "checkpoint")
 
     runner.events.clear()

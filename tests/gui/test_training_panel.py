@@ -10,6 +10,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from builder import load_bundle
+from builder.training.checkpoint_store import checkpoints_in
 from gui.main_window import MainWindow
 from gui.training.panel import Progress, format_duration, new_run_dir
 from tests.conftest import ROOT
@@ -58,7 +59,7 @@ def test_train_watch_stop_and_export_a_bundle_from_the_menu(window, qtbot, tmp_p
         qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
     assert finished.args[1] == "stopped"
     run = panel.run_dir
-    assert (run / "checkpoints" / "last.safetensors").is_file()
+    assert checkpoints_in(run / "checkpoints")[0].weights.is_file()
     assert any("Stopped" in text for text in panel.message_texts("warning"))
     assert panel.train_button.isEnabled()
     assert panel.runs.all_runs()[0] == run
@@ -101,3 +102,29 @@ def test_new_run_dirs_are_beside_the_graph_and_never_reused(tmp_path):
     second = new_run_dir(str(tmp_path / "g.yaml"), "g")
     assert first.parent == second.parent == tmp_path / "runs" and first != second
     assert Path(second).name.startswith("g-")
+
+
+def test_a_crashed_training_process_resumes_from_its_last_checkpoint(window, qtbot):
+    """Killed instead of stopped (out of memory, a crash): the panel says so, and Resume
+    continues from the last checkpoint, here a mid-epoch one, as it does after Stop."""
+    panel = window.training
+    section = dict(window.document.graph.training)
+    section.update(epochs=3, batch_size=256, checkpoint_every=2, log_every=1)  # 6 steps an epoch
+    window.document.set_training(section)
+    events = []
+    panel.runner.event.connect(events.append)
+    qtbot.mouseClick(panel.train_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: any(e.get("event") == "checkpoint" for e in events), timeout=120_000)
+    with qtbot.waitSignal(panel.runner.finished, timeout=60_000) as finished:
+        panel.runner.kill()  # SIGKILL: no chance to write anything more
+    assert finished.args[1] == "crashed"
+    assert any("ended unexpectedly" in text and "Resume continues from its last checkpoint" in text
+               for text in panel.message_texts("warning"))
+    saved = checkpoints_in(panel.run_dir / "checkpoints")[0].step
+    assert saved > 0
+
+    events.clear()
+    with qtbot.waitSignal(panel.runner.finished, timeout=120_000) as finished:
+        qtbot.mouseClick(panel.resume_button, Qt.LeftButton)
+    assert finished.args[1] == "completed", panel.runner.stderr_log
+    assert events[0]["event"] == "run_started" and events[0]["start_step"] == saved
