@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from builder.faults import crash_point
+
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename it
@@ -19,6 +21,7 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
             handle.write(raw)
             handle.flush()
             os.fsync(handle.fileno())
+        crash_point("atomic.written")  # the new bytes are on disk; the old file still stands
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -8,6 +8,7 @@ Pixel values are floats in [0, 1] here; standardization happens later, per chann
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,11 @@ import torch.nn.functional as F
 
 from builder.data.arrays import InputSpec, format_shape
 from builder.data.errors import DataError
+
+# Images larger than this are refused from their header, before a pixel is decoded: a
+# "decompression bomb" (a few kilobytes of PNG that decode to gigabytes) never gets memory,
+# and no photo a network of this project takes needs more (8000 x 5000 is 40 megapixels).
+MAX_IMAGE_PIXELS = 40_000_000
 
 # ITU-R 601-2 luma, the weights Pillow's convert("L") uses
 LUMA = (0.299, 0.587, 0.114)
@@ -86,12 +92,21 @@ def read_image(path: Path, layout: ImageLayout):
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():
+            # Pillow warns from 89 megapixels and refuses from 179; the limit here is lower
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)  # reads the header only
+        with image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise DataError(f"the image is {width} x {height} pixels; images over {MAX_IMAGE_PIXELS:,} pixels "
+                                "are refused before decoding (a decompression bomb, or far larger than any "
+                                "input needs)", file=str(path), hint="resize it first")
             image = image.convert("L" if layout.channels == 1 else "RGB")
             if image.size != (layout.width, layout.height):
                 image = image.resize((layout.width, layout.height), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as err:
         raise DataError(f"cannot read this image ({err.__class__.__name__}: {err})", file=str(path),
                         hint="remove the file or replace it with a PNG/JPEG that opens") from None
 

@@ -42,6 +42,9 @@ BUNDLE_VERSION = 1
 GRAPH_FILE = "graph.yaml"
 WEIGHTS_FILE = "weights.safetensors"
 PARTS = "parts"
+# meta.json holds names and numbers (ImageNet's 1,000 class names are ~30 KB): a larger one is no
+# bundle's, and is refused before it is read into memory
+META_LIMIT = 8_000_000
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "load_bundle", "read_bundle", "read_meta", "write_bundle"]
 
@@ -179,12 +182,16 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     if not root.is_dir():
         raise ExportError(f"{root}: no such bundle folder")
     try:
+        size = meta_path.stat().st_size
+        if size > META_LIMIT:  # read nothing of a file that is no bundle's meta.json
+            raise ExportError(f"{meta_path} is {size:,} bytes; a bundle's {BUNDLE_META} is a few kilobytes, "
+                              f"and more than {META_LIMIT:,} bytes is refused unread")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ExportError(f"{root} is not a bundle: it has no {BUNDLE_META}",
                           "export one with `modelbuilder export RUN_DIR --format bundle`") from None
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise ExportError(f"{meta_path}: not valid JSON ({err})") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise ExportError(f"{meta_path}: not valid JSON ({type(err).__name__}: {err})") from None
     if not isinstance(meta, dict):
         raise ExportError(f"{meta_path}: expected a JSON object, found {type(meta).__name__}")
     if meta.get("format") != BUNDLE_FORMAT:

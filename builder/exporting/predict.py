@@ -72,6 +72,10 @@ def _as_batch(array: np.ndarray, port: PortInfo, where: str) -> torch.Tensor:
             raise ExportError(f"{where} holds negative token ids (smallest {int(values.min())}); "
                               f"the model's {_port_text(port)} takes ids from 0")
         return torch.from_numpy(np.ascontiguousarray(values))
+    if kind == "f" and not np.all(np.isfinite(array)):
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        raise ExportError(f"{where} holds NaN or infinite values (the first at index {list(first)}); the model's "
+                          f"outputs for them would be meaningless")
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
 

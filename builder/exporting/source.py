@@ -132,6 +132,10 @@ def open_trained(path: str | Path, weights: str = "best") -> TrainedModel:
     """A run folder or a bundle folder, whichever ``path`` is."""
     root = Path(path)
     if not root.exists():
+        aside = root.with_name(f".{root.name}.old")
+        if aside.is_dir():  # an export that replaced it was killed between its two renames
+            raise ExportError(f"{root}: no such bundle; an export into it was interrupted and the previous one "
+                              f"is in {aside}", f"export again to {root} (it puts the previous one back first)")
         raise ExportError(f"{root}: no such run folder or bundle")
     if (root / BUNDLE_META).is_file():
         from builder.exporting.bundle import read_bundle

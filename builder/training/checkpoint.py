@@ -78,8 +78,8 @@ def load_state(path: Path) -> dict[str, Any]:
         header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
         skeleton = json.loads(header["__metadata__"]["skeleton"])
         state = _join(skeleton, tensors)
-    except (SafetensorError, KeyError, TypeError, ValueError) as err:
-        raise CheckpointError(f"{path}: not a valid training-state file ({err})") from None
+    except (SafetensorError, KeyError, TypeError, ValueError, RecursionError) as err:
+        raise CheckpointError(f"{path}: not a valid training-state file ({type(err).__name__}: {err})") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: not a valid training-state file (no state in it)")
     return state
