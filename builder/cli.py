@@ -61,6 +61,8 @@ def _parser(plugins: dict[str, ModuleType] | None = None) -> argparse.ArgumentPa
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped, crashed or finished run")
     train.add_argument("--checkpoint", metavar="NAME",
                        help="with --resume: continue from this checkpoint (e.g. step-000000120), not the newest")
+    train.add_argument("--threads", metavar="N|auto",
+                       help="CPU threads to train with (default auto: the cores that are free at the start)")
     train.add_argument("--checkpoint-every", metavar="N|TIME",
                        help="mid-epoch checkpoints every N steps or every TIME (10min, 30s); off: epoch ends only")
     train.add_argument("--json-events", action="store_true", help="write the event stream as JSON lines on stdout")

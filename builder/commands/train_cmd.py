@@ -88,7 +88,8 @@ class ProgressPrinter:
 def _load(args) -> tuple[Any, dict, RunFolder, bool]:
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
                  "device": args.device, "seed": args.seed, "data": args.data,
-                 "compile": getattr(args, "compile", None), "checkpoint_every": getattr(args, "checkpoint_every", None)}
+                 "compile": getattr(args, "compile", None), "checkpoint_every": getattr(args, "checkpoint_every", None),
+                 "threads": getattr(args, "threads", None)}
     if args.resume:
         return (*_resumed_run(Path(args.resume), overrides), True)
     if getattr(args, "checkpoint", None):

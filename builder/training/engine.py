@@ -45,6 +45,7 @@ from builder.training.checkpoint_store import (
 from builder.training.diagnostics import GradientMonitor, unwrap
 from builder.training.events import EventBus, JsonLinesWriter, read_events
 from builder.training.runs import RunFolder
+from builder.training.threads import choose_threads
 from builder.training.train_state import RANK_SEED, Counters, MidEpochSchedule, Position, capture, restore
 from builder.yaml_format import dump_graph
 
@@ -211,6 +212,13 @@ class Trainer:
     def run(self) -> dict:
         """Train; returns the summary (also written to summary.json). Raises GraphError,
         DataError or TrainingError before the first step for anything that can't work."""
+        threads = torch.get_num_threads()
+        try:
+            return self._prepare_and_run()
+        finally:  # the thread count is the process's: give the caller back its own
+            torch.set_num_threads(threads)
+
+    def _prepare_and_run(self) -> dict:
         started = time.perf_counter()
         self._prepare()
         if not self.world.main:  # rank 0 reports and writes; the others only train
@@ -261,12 +269,20 @@ class Trainer:
         counters = Counters.zeros(self.device)
         epoch_shuffle = self.shuffle.get_state()
         self.mid_epoch = MidEpochSchedule(s["checkpoint_every"])
-        if self.resume:
-            at, epoch_shuffle, counters, history = restore(self, self._resume_state())
+        state = self._resume_state() if self.resume else None
+        if state is not None and s["threads"] == "auto" and state.get("threads"):
+            # the count the run started with: another would change the sums' order
+            self.threads, threads_reason = int(state["threads"]), "as when the run started"
+        else:
+            self.threads, threads_reason = choose_threads(s["threads"])
+        torch.set_num_threads(self.threads)
+        if state is not None:
+            at, epoch_shuffle, counters, history = restore(self, state)
         self.bus.emit("run_started", run_dir=str(self.run_folder.root), graph=self.graph.name, settings=s,
                       device=str(self.device), params=self.params, train_samples=len(self.data.train),
                       val_samples=len(self.data.val) if self.data.val is not None else 0,
-                      steps_per_epoch=self.steps_per_epoch, start_epoch=at.epoch, start_step=at.step)
+                      steps_per_epoch=self.steps_per_epoch, start_epoch=at.epoch, start_step=at.step,
+                      threads=self.threads, threads_reason=threads_reason)
         for note in self.resume_notes:
             self.bus.emit("warning", node=None, message=note)
         status = "completed"
@@ -500,7 +516,7 @@ class Trainer:
             "best": {"train_loss": best("train_loss", min), "val_loss": best("val_loss", min),
                      "train_accuracy": best("train_accuracy", max), "val_accuracy": best("val_accuracy", max)},
             "samples_per_s": sum(rates) / len(rates) if rates else None,
-            "device": str(self.device), "world_size": self.world.size, "params": self.params, "wall_seconds": wall,
+            "device": str(self.device), "threads": self.threads, "world_size": self.world.size, "params": self.params, "wall_seconds": wall,
             "data": self.data.description,
         }
 

@@ -16,7 +16,7 @@ SCHEMA_VERSION = 1
 
 # event type -> its fields besides v/event/time (documentation and a check in the tests)
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
-    "run_started": ("run_dir", "graph", "settings", "device", "params", "train_samples", "val_samples",
+    "run_started": ("run_dir", "graph", "settings", "device", "params", "train_samples", "val_samples", "threads",
                     "steps_per_epoch", "start_epoch", "start_step"),
     "step": ("epoch", "step", "loss", "lr", "samples_per_s"),
     "epoch": ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr",

@@ -58,6 +58,29 @@ class Interval(Text):
         return "steps (500) or a time (10min, 30s, 2h), or off"
 
 
+@dataclass(frozen=True)
+class Threads(Text):
+    """"auto" (the cores that are free when the run starts) or a number of CPU threads."""
+
+    kind = "threads"
+
+    def _check(self, value: Any) -> Any:
+        if value == "auto":
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ParamError(f"expected 'auto' or a number of threads (1 or more), found {_shown(value)}")
+        return value
+
+    def _describe(self) -> str:
+        return "'auto' or int >= 1"
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 SETTINGS: dict[str, Param] = {
     "epochs": Int(10, min=1, doc="passes over the training data"),
     "batch_size": Int(64, min=1, doc="samples per optimizer step"),
@@ -87,6 +110,7 @@ SETTINGS: dict[str, Param] = {
     "checkpoint_every": Interval("10min", doc="mid-epoch checkpoints: every N steps (500) or a time (10min); "
                                               "off: only at epoch ends"),
     "workers": Int(0, min=0, doc="data-loading worker processes (image folders)"),
+    "threads": Threads("auto", doc="CPU threads for training; auto: the cores that are free when the run starts"),
     "out": Text(None, optional=True, doc="run folder (default runs/<graph>-<time>)"),
 }
 TRAINING_SETTINGS = SETTINGS  # the name builder exports

@@ -63,7 +63,7 @@ def capture(trainer: Trainer, at: Position, epoch_shuffle: torch.Tensor, counter
         "optimizer": trainer.optimizer.state_dict(),
         "scheduler": trainer.scheduler.state_dict() if trainer.scheduler is not None else None,
         "scaler": trainer.scaler.state_dict() if trainer.scaler.is_enabled() else None,
-        "history": history,
+        "history": history, "threads": trainer.threads,
     }
 
 

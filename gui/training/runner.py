@@ -38,6 +38,7 @@ OVERRIDE_FLAGS = {
     "device": "--device",
     "seed": "--seed",
     "checkpoint_every": "--checkpoint-every",
+    "threads": "--threads",
     "data": "--data",
 }
 
