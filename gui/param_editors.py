@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Iterator, Optional
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QSizePolicy,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -74,7 +76,8 @@ class ParamEditor(QWidget):
     """The editor of one parameter. ``editor`` is its main input widget.
 
     A red frame marks a value the analysis complained about (``set_problem``) or text that
-    is not a valid value (which is then not committed); the tooltip says why."""
+    is not a valid value (which is then not committed); the line under the field (and the
+    tooltip) says why."""
 
     valueCommitted = Signal(object)
 
@@ -90,9 +93,20 @@ class ParamEditor(QWidget):
         self.setObjectName(f"param_{name}")
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self.show_reset_menu)
-        self.layout_ = QHBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        self.layout_ = QHBoxLayout()  # the input widgets, side by side
         self.layout_.setContentsMargins(2, 2, 2, 2)  # room for the red frame
         self.layout_.setSpacing(4)
+        outer.addLayout(self.layout_)
+        # why the value is wrong, where the user is looking (a tooltip needs a hover to find)
+        self.reason = QLabel()
+        self.reason.setObjectName("paramReason")
+        self.reason.setWordWrap(True)
+        self.reason.setStyleSheet(f"color: {ERROR_COLOR}; padding: 0 2px 2px 4px;")
+        self.reason.hide()
+        outer.addWidget(self.reason)
 
     # --- public -------------------------------------------------------------------
     def set_value(self, value: Any) -> None:
@@ -160,6 +174,10 @@ class ParamEditor(QWidget):
         self.setToolTip(f"{message}\n\n{base}" if message else base)
         for child in self.findChildren(QWidget):
             child.setToolTip(self.toolTip())
+            if isinstance(child, (QLineEdit, QAbstractSpinBox)) and not child.property("undoRouted"):
+                route_undo(child)
+        self.reason.setText(message or "")
+        self.reason.setVisible(bool(message))
         self.update()
 
     def paintEvent(self, event) -> None:
@@ -168,7 +186,7 @@ class ParamEditor(QWidget):
             painter = QPainter(self)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(QPen(QColor(ERROR_COLOR), 2))
-            painter.drawRoundedRect(QRectF(self.rect()).adjusted(1, 1, -1, -1), 3, 3)
+            painter.drawRoundedRect(QRectF(self.layout_.geometry()).adjusted(1, 1, -1, -1), 3, 3)
 
     def show_reset_menu(self, position) -> None:
         """The context menu at ``position`` (in this widget's coordinates): reset to default."""
@@ -177,6 +195,38 @@ class ParamEditor(QWidget):
         label = "Reset to default" if self.param.required else f"Reset to default ({_text(default)})"
         menu.addAction(label, self.reset)
         menu.exec(self.mapToGlobal(position))
+
+
+class _UndoRouter(QObject):
+    """Ctrl+Z in a field that holds no unfinished typing is the window's Undo (the last edit
+    of the document), not the field's own text history: a line edit or spin box claims the
+    Undo and Redo shortcuts for itself, so with the cursor in the inspector they did nothing
+    a user could see. While the user is typing (the text differs from what was last shown
+    or committed), Ctrl+Z still undoes the typing first."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.ShortcutOverride:
+            return False
+        if not (event.matches(QKeySequence.StandardKey.Undo) or event.matches(QKeySequence.StandardKey.Redo)):
+            return False
+        line = watched.lineEdit() if isinstance(watched, QAbstractSpinBox) else watched
+        if isinstance(line, QLineEdit) and line.isModified():
+            return False  # unfinished typing: the field undoes it
+        event.ignore()  # not claimed: the shortcut goes to the window's Undo/Redo
+        return True
+
+
+UNDO_ROUTER = _UndoRouter()
+
+
+def route_undo(field: QWidget) -> None:
+    """Let Ctrl+Z/Ctrl+Shift+Z in ``field`` reach the window's Undo/Redo (see _UndoRouter)."""
+    field.installEventFilter(UNDO_ROUTER)
+    field.setProperty("undoRouted", True)
+    line = field.lineEdit() if isinstance(field, QAbstractSpinBox) else field
+    if isinstance(line, QLineEdit):
+        # typing that was committed (Enter, focus out) is the document's to undo now
+        line.editingFinished.connect(lambda: line.setModified(False))
 
 
 def _text(value: Any) -> str:
@@ -188,9 +238,14 @@ def _text(value: Any) -> str:
 
 
 class LineEdit(QLineEdit):
-    """A line edit whose Escape gives back what the model holds (``escaped``)."""
+    """A line edit whose Escape gives back what the model holds (``escaped``) and whose
+    Ctrl+Z, once its typing is committed, is the window's Undo."""
 
     escaped = Signal()
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        route_undo(self)
 
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Escape:

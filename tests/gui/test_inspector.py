@@ -449,3 +449,38 @@ def test_text_left_by_selecting_another_node_is_committed_to_its_node(qtbot, ins
     assert lenet.node("image").params["shape"] == [3, 32, 32]
     assert inspector.node_id == "conv1"
     assert lenet.analysis.nodes["conv1"].input_shapes["x"] == (3, 32, 32)
+
+
+def test_ctrl_z_in_a_field_undoes_the_document_once_the_typing_is_committed(qtbot, inspector, lenet):
+    """Undo from anywhere: with the cursor still in the inspector's field after Enter,
+    Ctrl+Z is the window's Undo; while typing, it undoes the typing first."""
+    from PySide6.QtGui import QAction, QKeySequence
+
+    inspector.show_nodes(["conv1"])
+    undo = QAction("Undo", inspector)  # what the main window's Edit > Undo is
+    undo.setShortcut(QKeySequence.StandardKey.Undo)
+    undo.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    undo.triggered.connect(lenet.undo_stack.undo)
+    inspector.addAction(undo)
+    qtbot.waitExposed(inspector)
+    for name in ("out_channels", "shape"):  # a spin box and a text field
+        node = "conv1" if name == "out_channels" else "image"
+        inspector.show_nodes([node])
+        field = inspector.editor(name).editor
+        before = dict(lenet.node(node).params)
+        type_into(qtbot, field, "16" if name == "out_channels" else "3, 32, 32")
+        assert lenet.node(node).params != before
+        assert field.hasFocus()
+        qtbot.keyClick(field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        assert lenet.node(node).params == before, name
+
+
+def test_an_invalid_value_shows_its_reason_under_the_field(qtbot, inspector, lenet):
+    inspector.show_nodes(["image"])
+    editor = inspector.editor("shape")
+    type_into(qtbot, editor.editor, "1, 0, 32")
+    reason = editor.findChild(QLabel, "paramReason")
+    assert reason.isVisibleTo(inspector) and "found 0" in reason.text()
+    assert lenet.node("image").params["shape"] == [1, 32, 32]  # nothing committed
+    type_into(qtbot, editor.editor, "1, 28, 28")
+    assert not reason.isVisibleTo(inspector)
