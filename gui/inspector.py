@@ -35,6 +35,7 @@ from gui.param_editors import (
     section_heading,
 )
 from gui.style import ERROR_COLOR, HINT_COLOR, WARNING_COLOR, category_color
+from gui.wording import app_message, for_app
 
 ID_TIP = "The node's name in the file and in the compiled model. Enter renames (wires follow), Escape restores."
 MAX_IDS_LISTED = 12  # a rubber-band selection of hundreds is summed, not listed
@@ -68,7 +69,7 @@ def _label(text: str = "", *, name: str = "", wrap: bool = True, color: Optional
 def _problems_html(problems: list) -> str:
     """Messages in red (warnings in orange), each with its hint in grey."""
     parts = []
-    for p in problems:
+    for p in map(for_app, problems):
         color = ERROR_COLOR if p.is_error else WARNING_COLOR
         text = f"<div style='color:{color}'>{html.escape(p.message)}</div>"
         if p.hint:
@@ -257,7 +258,7 @@ class _NodeView(QWidget):
         info = analysis.nodes.get(self.node_id)
         problems = analysis.problems_for(self.node_id)
         for name, editor in self.editors.items():
-            mine = [p.message for p in problems if p.param == name]
+            mine = [app_message(p) for p in problems if p.param == name]
             editor.set_problem("\n".join(mine) if mine else None)
         self.shapes.setText(self._shapes_text(info))
         cost = info.cost if info is not None and info.ok else None  # unknown, not zero

@@ -34,6 +34,7 @@ from gui.palette import BlockPalette
 from gui.problems import ProblemsPanel
 from gui.recovery import AUTOSAVE_SECONDS, Recovery, RecoveryStore
 from gui.training.panel import TrainingPanel
+from gui.wording import count_text
 
 APP_NAME = "Model Builder"
 MAX_RECENT = 10
@@ -248,7 +249,7 @@ class MainWindow(QMainWindow):
         errors = sum(p.is_error for p in analysis.problems)
         warnings = len(analysis.problems) - errors
         label = self._status_labels["problems"]
-        label.setText(f"Problems: {errors} errors, {warnings} warnings" if warnings else f"Problems: {errors}")
+        label.setText(f"Problems: {count_text(errors, warnings)}" if errors or warnings else "No problems")
         label.setStyleSheet("color: #c53030; font-weight: bold" if errors else "")
 
     def _update_edit_actions(self, *_args) -> None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from blocks import REQUIRED, Block, Port, all_blocks
 from gui.style import BLOCK_MIME_TYPE, category_color
+from gui.wording import plain
 
 _ICON_SIZE = 12
 _icons: dict[str, QIcon] = {}
@@ -200,7 +201,7 @@ class BlockPalette(QWidget):
                 item.setData(0, Qt.ItemDataRole.UserRole, block.name)
                 item.setIcon(0, category_icon(category))
                 item.setToolTip(0, block_tooltip(block))
-                item.setStatusTip(0, block.summary())
+                item.setStatusTip(0, plain(block.summary()))
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
                               | Qt.ItemFlag.ItemIsDragEnabled)
                 self._summaries[block.name] = f"{block.name}\n{category}\n{block.summary()}".lower()

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.document import GraphDocument
+from gui.wording import for_app
 
 NODE_ROLE = Qt.ItemDataRole.UserRole  # on the node column: the node id (None: the whole graph)
 SEVERITY_ROLE = Qt.ItemDataRole.UserRole  # on the severity column: "error" or "warning"
@@ -109,7 +110,7 @@ class ProblemsPanel(QWidget):
                  False: style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)}
         self.tree.clear()
         items = []
-        for problem in problems:
+        for problem in map(for_app, problems):
             item = QTreeWidgetItem(["", problem.node or "", problem.message, _short_location(problem)])
             item.setIcon(SEVERITY, icons[problem.is_error])
             item.setToolTip(SEVERITY, problem.severity)

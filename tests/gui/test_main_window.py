@@ -56,7 +56,7 @@ def test_open_shows_the_graph_title_status_and_recent_file(window, tmp_path):
     analysis = window.document.analysis
     assert window._status_labels["params"].text() == f"Parameters: {analysis.total.params:,}"
     assert window._status_labels["output"].text() == "Output: 10"
-    assert window._status_labels["problems"].text() == "Problems: 0"
+    assert window._status_labels["problems"].text() == "No problems"
     assert window.recent_files() == [str(LENET.resolve())]
     assert [a.toolTip() for a in window.recent_menu.actions() if a.toolTip()][0] == str(LENET.resolve())
 
