@@ -6,7 +6,7 @@ compiled graph runs exactly as fast as hand-written PyTorch.
 
 from __future__ import annotations
 
-from torch import nn
+from blocks.lazy import nn
 
 from blocks.params import Bool, Choice, Float, Int
 from blocks.registry import register

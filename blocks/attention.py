@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from torch import nn
+from blocks.lazy import lazy_class, nn
 
-from blocks.modules.sequence import MultiHeadAttention as MultiHeadAttentionModule
 from blocks.params import Bool, Float, Int, Port
 from blocks.registry import register
 from blocks.spec import Block, Cost, Params, Shape, ShapeError, expect_rank, format_shape
+
+MultiHeadAttentionModule = lazy_class("blocks.modules.sequence", "MultiHeadAttention")
 
 
 def check_heads(embed_dim: int, num_heads: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torch import nn
+from blocks.lazy import nn
 
 from blocks.params import Float, ParamError
 from blocks.registry import register

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from torch import nn
-
-from blocks.modules.cnn import InceptionModule
+from blocks.inside import InsideGraph
+from blocks.lazy import lazy_class, nn
 from blocks.params import Bool, Int, ParamError, Port
 from blocks.registry import register
-from blocks.spec import Block, Cost, Params, Shape, expect_rank
+from blocks.spec import Block, Cost, Params, Shape, expect_rank, format_shape
+
+InceptionModule = lazy_class("blocks.modules.cnn", "InceptionModule")
 
 
 def _conv_cost(in_channels: int, out_channels: int, kernel: int, pixels: int, batch_norm: bool) -> Cost:
@@ -90,3 +91,25 @@ class Inception(Block):
     def build(self, p: Params, x: Shape) -> nn.Module:
         return InceptionModule(x[0], p.ch1x1, p.ch3x3_reduce, p.ch3x3, p.ch5x5_reduce, p.ch5x5, p.pool_proj,
                                p.branch5x5_kernel, p.batch_norm)
+
+    def inside(self, p: Params, x: Shape) -> dict:
+        out = self.infer(p, x)
+        g = InsideGraph("inception", f"four branches on {format_shape(x)}, concatenated along channels: "
+                        f"{p.ch1x1} + {p.ch3x3} + {p.ch5x5} + {p.pool_proj} = {out[0]} channels"
+                        + ("" if p.batch_norm else " (2014 paper: convolutions with bias, no batch norm)"), x=x)
+
+        def conv_norm_act(group: str, source: str, channels: int, kernel: int) -> str:
+            # torchvision's BasicConv2d: conv (bias only without BN) -> BN(eps 0.001) -> ReLU
+            s = g.add(group, "conv2d", source, out_channels=channels, kernel_size=kernel, padding=kernel // 2,
+                      bias=not p.batch_norm)
+            if p.batch_norm:
+                s = g.add(f"{group}_bn", "batch_norm2d", s, eps=0.001)
+            return g.add(f"{group}_relu", "relu", s)
+
+        b1 = conv_norm_act("branch1x1", "x", p.ch1x1, 1)
+        b3 = conv_norm_act("branch3x3_conv", conv_norm_act("branch3x3_reduce", "x", p.ch3x3_reduce, 1), p.ch3x3, 3)
+        b5 = conv_norm_act("branch5x5_conv", conv_norm_act("branch5x5_reduce", "x", p.ch5x5_reduce, 1), p.ch5x5,
+                           p.branch5x5_kernel)
+        pool = g.add("branch_pool", "max_pool2d", "x", kernel_size=3, stride=1, padding=1, ceil_mode=True)
+        bp = conv_norm_act("branch_pool_proj", pool, p.pool_proj, 1)
+        return g.finish(g.add("concat", "concat", b1, b3, b5, bp, dim=0))

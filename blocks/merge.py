@@ -7,49 +7,13 @@ script.
 
 from __future__ import annotations
 
-from typing import List
-
-import torch
-from torch import nn
-
-from blocks.params import Int, Port
+from blocks.lazy import lazy_class, nn
+from blocks.params import Bool, Int, Port
 from blocks.registry import register
 from blocks.reshape import batch_dim
 from blocks.spec import Block, Params, Shape, ShapeError, format_shape
 
-
-class AddModule(nn.Module):
-    """Element-wise sum of the inputs (all of the same shape)."""
-
-    def forward(self, xs: List[torch.Tensor]) -> torch.Tensor:
-        out = xs[0]
-        for x in xs[1:]:
-            out = out + x
-        return out
-
-
-class MultiplyModule(nn.Module):
-    """Element-wise product of the inputs (all of the same shape)."""
-
-    def forward(self, xs: List[torch.Tensor]) -> torch.Tensor:
-        out = xs[0]
-        for x in xs[1:]:
-            out = out * x
-        return out
-
-
-class ConcatModule(nn.Module):
-    """Concatenation of the inputs along ``dim`` (an axis of the batched tensor)."""
-
-    def __init__(self, dim: int):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, xs: List[torch.Tensor]) -> torch.Tensor:
-        return torch.cat(xs, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+ConcatModule = lazy_class("blocks.modules.merge", "ConcatModule")
 
 
 # --- block declarations ---------------------------------------------------------------
@@ -62,7 +26,7 @@ def _check_count(xs: list[Shape]) -> None:
 class _Elementwise(Block):
     category = "Merge"
     inputs = (Port("x", "two or more tensors of the same shape", variadic=True),)
-    module: type[nn.Module] = AddModule
+    module = staticmethod(lazy_class("blocks.modules.merge", "AddModule"))  # built on first use
 
     def infer(self, p: Params, x: list[Shape]) -> Shape:
         _check_count(x)
@@ -89,7 +53,7 @@ class Add(_Elementwise):
     """
 
     name = "add"
-    module = AddModule
+    module = staticmethod(lazy_class("blocks.modules.merge", "AddModule"))
     examples = (
         {"params": {}, "inputs": {"x": [[4, 6, 6], [4, 6, 6]]}},
         {"params": {}, "inputs": {"x": [[10], [10], [10]]}},
@@ -98,16 +62,46 @@ class Add(_Elementwise):
 
 @register
 class Multiply(_Elementwise):
-    """Element-wise product of two or more tensors of exactly the same shape.
+    """Element-wise product of two or more tensors of the same shape (or, on request, broadcast).
 
     ``out = x1 * x2 * ...``: used for gating, e.g. multiplying features by sigmoid weights
-    (GLU, attention masks). All inputs must have identical shapes; nothing is broadcast.
-    Shape: unchanged. No parameters (and no MACs counted: it is not a matrix product).
+    (GLU, attention masks). By default all inputs must have identical shapes and nothing is
+    broadcast. ``broadcast: true`` allows axes of size 1 to stretch, with the same number of
+    axes on every input: ``[C, H, W] * [C, 1, 1]`` multiplies each channel by its own weight,
+    the "scale" step of squeeze-and-excitation. Shape: unchanged (with ``broadcast``, the
+    larger size on each axis). No parameters (and no MACs counted: it is not a matrix
+    product).
     """
 
     name = "multiply"
-    module = MultiplyModule
-    examples = ({"params": {}, "inputs": {"x": [[3, 5], [3, 5]]}},)
+    module = staticmethod(lazy_class("blocks.modules.merge", "MultiplyModule"))
+    params = {"broadcast": Bool(False, doc="let axes of size 1 stretch (same number of axes): [C, H, W] * [C, 1, 1]")}
+    examples = (
+        {"params": {}, "inputs": {"x": [[3, 5], [3, 5]]}},
+        {"params": {"broadcast": True}, "inputs": {"x": [[8, 5, 6], [8, 1, 1]]}},
+    )
+
+    def infer(self, p: Params, x: list[Shape]) -> Shape:
+        if not p.broadcast:
+            try:
+                return super().infer(p, x)
+            except ShapeError as err:
+                raise ShapeError(f"{err}; set broadcast: true to stretch axes of size 1") from None
+        _check_count(x)
+        out = list(x[0])
+        for i, shape in enumerate(x[1:], start=2):
+            shape = tuple(shape)
+            if len(shape) != len(out):
+                raise ShapeError(
+                    f"multiply with broadcast expects inputs with the same number of dimensions: input 1 is"
+                    f" {format_shape(x[0])}, input {i} is {format_shape(shape)}")
+            for d, size in enumerate(shape):
+                if size != out[d] and 1 not in (size, out[d]):
+                    raise ShapeError(
+                        f"multiply cannot broadcast dim {d}: sizes must be equal or one of them 1, but input {i}"
+                        f" is {format_shape(shape)} against {format_shape(out)} so far")
+                out[d] = max(size, out[d])
+        return tuple(out)
 
 
 @register

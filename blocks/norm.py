@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from torch import nn
+from blocks.lazy import nn
 
 from blocks.params import Bool, Float, Int
 from blocks.registry import register
@@ -26,7 +26,7 @@ class _BatchNorm(Block):
     key_params = ("affine",)
     ranks: tuple[int, ...] = (3,)
     axes = "channels, height, width"
-    module = nn.BatchNorm2d
+    module = "BatchNorm2d"  # the torch.nn class, by name: nn is imported when a block is built
 
     def infer(self, p: Params, x: Shape) -> Shape:
         expect_rank(x, self.ranks, self.axes)
@@ -37,7 +37,7 @@ class _BatchNorm(Block):
         return Cost(2 * x[0] if p.affine else 0, 0)
 
     def build(self, p: Params, x: Shape) -> nn.Module:
-        return self.module(x[0], eps=p.eps, momentum=p.momentum, affine=p.affine,
+        return getattr(nn, self.module)(x[0], eps=p.eps, momentum=p.momentum, affine=p.affine,
                            track_running_stats=p.track_running_stats)
 
 
@@ -57,7 +57,7 @@ class BatchNorm1d(_BatchNorm):
     params = _batch_norm_params()
     ranks = (1, 2)
     axes = "features, or channels and length"
-    module = nn.BatchNorm1d
+    module = "BatchNorm1d"
     examples = (
         {"params": {}, "inputs": {"x": [16]}},
         {"params": {"eps": 1e-3, "momentum": 0.01, "affine": False}, "inputs": {"x": [8, 20]}},
@@ -79,7 +79,7 @@ class BatchNorm2d(_BatchNorm):
     params = _batch_norm_params()
     ranks = (3,)
     axes = "channels, height, width"
-    module = nn.BatchNorm2d
+    module = "BatchNorm2d"
     examples = (
         {"params": {}, "inputs": {"x": [16, 8, 8]}},
         {"params": {"momentum": None, "track_running_stats": True, "eps": 1e-3}, "inputs": {"x": [4, 5, 7]}},

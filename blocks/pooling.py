@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import List
-
-import torch
-from torch import nn
-
+from blocks.lazy import lazy_class, nn
 from blocks.conv import conv_output_size
 from blocks.params import Bool, Int, Ints, ParamError
 from blocks.registry import register
 from blocks.spec import Block, Params, Shape, ShapeError, expect_rank, format_shape
+
+GlobalAvgPoolModule = lazy_class("blocks.modules.cnn", "GlobalAvgPoolModule")
 
 
 def pool_params(dims: int, dilation: bool) -> dict:
@@ -216,20 +214,6 @@ class AdaptiveAvgPool2d(Block):
 
     def build(self, p: Params, x: Shape) -> nn.Module:
         return nn.AdaptiveAvgPool2d(tuple(p.output_size))
-
-
-class GlobalAvgPoolModule(nn.Module):
-    """Mean over every axis after the channel axis: ``[N, C, ...] -> [N, C]``."""
-
-    def __init__(self, spatial_dims: int):
-        super().__init__()
-        self.dims: List[int] = list(range(2, 2 + spatial_dims))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=self.dims)
-
-    def extra_repr(self) -> str:
-        return f"dims={self.dims}"
 
 
 @register

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from torch import nn
+from blocks.lazy import lazy_class, nn
 
-from blocks.modules.sequence import LearnedPositionalEncoding, SinusoidalPositionalEncoding
 from blocks.params import Choice, Float, Int
 from blocks.registry import register
 from blocks.spec import Block, Cost, Params, Shape, ShapeError, expect_rank
+
+LearnedPositionalEncoding = lazy_class("blocks.modules.sequence", "LearnedPositionalEncoding")
+SinusoidalPositionalEncoding = lazy_class("blocks.modules.sequence", "SinusoidalPositionalEncoding")
 
 
 @register

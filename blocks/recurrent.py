@@ -12,12 +12,14 @@ and one of the previous hidden state:
 
 from __future__ import annotations
 
-from torch import nn
+from blocks.lazy import lazy_class, nn
 
-from blocks.modules.sequence import LSTMLayer, RecurrentLayer
 from blocks.params import Bool, Choice, Float, Int, ParamError, Port
 from blocks.registry import register
 from blocks.spec import Block, Cost, Params, Shape, ShapeError, expect_rank, format_shape
+
+LSTMLayer = lazy_class("blocks.modules.sequence", "LSTMLayer")
+RecurrentLayer = lazy_class("blocks.modules.sequence", "RecurrentLayer")
 
 
 def recurrent_params() -> dict:

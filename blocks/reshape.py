@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from torch import nn
+from blocks.lazy import nn
 
 from blocks.params import Int
 from blocks.registry import register

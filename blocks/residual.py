@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from torch import nn
-
-from blocks.modules.cnn import ACTIVATIONS, ResidualBasic, ResidualBottleneck
+from blocks.choices import ACTIVATIONS
+from blocks.inside import InsideGraph
+from blocks.lazy import lazy_class, nn
 from blocks.params import Choice, Int, Port
 from blocks.registry import register
 from blocks.spec import Block, Cost, Params, Shape, ShapeError, expect_rank, format_shape
-from blocks.squeeze_excitation import se_cost
+from blocks.squeeze_excitation import se_cost, se_nodes
+
+ResidualBasic = lazy_class("blocks.modules.cnn", "ResidualBasic")
+ResidualBottleneck = lazy_class("blocks.modules.cnn", "ResidualBottleneck")
 
 
 def _conv_cost(in_channels: int, out_channels: int, kernel: int, out_pixels: int) -> Cost:
@@ -98,3 +101,30 @@ class Residual(Block):
         if p.kind == "basic":
             return ResidualBasic(x[0], p.channels, p.stride, p.se_reduction, p.activation)
         return ResidualBottleneck(x[0], p.channels, p.stride, p.expansion, p.se_reduction, p.activation)
+
+    def inside(self, p: Params, x: Shape) -> dict:
+        out = self.infer(p, x)
+        cout, width, act = out[0], p.channels, p.activation
+        projection = p.stride != 1 or x[0] != cout
+        g = InsideGraph("residual", f"{p.kind} residual block, {format_shape(x)} -> {format_shape(out)}; shortcut: "
+                        + ("1x1 projection (stride, batch norm)" if projection else "identity (the input itself)")
+                        + (f"; squeeze-and-excitation (reduction {p.se_reduction}) before the addition"
+                           if p.se_reduction else ""), x=x)
+
+        def conv(node_id: str, source: str, channels: int, kernel: int, stride: int = 1) -> str:
+            return g.add(node_id, "conv2d", source, out_channels=channels, kernel_size=kernel, stride=stride,
+                         padding=kernel // 2, bias=False)
+
+        # F(x): the residual the layers learn
+        if p.kind == "basic":
+            f = g.add("act1", act, g.add("bn1", "batch_norm2d", conv("conv1", "x", width, 3, p.stride)))
+            f = g.add("bn2", "batch_norm2d", conv("conv2", f, width, 3))
+        else:
+            f = g.add("act1", act, g.add("bn1", "batch_norm2d", conv("conv1", "x", width, 1)))
+            f = g.add("act2", act, g.add("bn2", "batch_norm2d", conv("conv2", f, width, 3, p.stride)))
+            f = g.add("bn3", "batch_norm2d", conv("conv3", f, cout, 1))
+        if p.se_reduction:
+            f = se_nodes(g, f, cout, p.se_reduction, prefix="se_")
+        # the shortcut: x itself, or projected to the output's shape
+        skip = g.add("shortcut_bn", "batch_norm2d", conv("shortcut", "x", cout, 1, p.stride)) if projection else "x"
+        return g.finish(g.add("act", act, g.add("add", "add", f, skip)))

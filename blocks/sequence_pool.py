@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from torch import nn
+from blocks.lazy import lazy_class, nn
 
-from blocks.modules.sequence import SequencePool as SequencePoolModule
 from blocks.params import Choice
 from blocks.registry import register
 from blocks.spec import Block, Params, Shape, expect_rank
+
+SequencePoolModule = lazy_class("blocks.modules.sequence", "SequencePool")
 
 
 @register

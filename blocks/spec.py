@@ -151,6 +151,28 @@ class Block:
         several outputs."""
         raise NotImplementedError
 
+    # --- the inside of a built-in composite block -----------------------------------------
+    def inside(self, p: Params, **inputs: Any) -> dict[str, Any] | None:
+        """What the block computes, as a graph of primitive blocks for these parameters and
+        input shapes; None (the default) for a block that is not made of others.
+
+        The result is a mapping in the graph file's structure (``name``, ``description``,
+        ``nodes``, see docs/format.md), so it parses, checks, compiles and draws like any
+        graph: one ``input`` node per input port, named after the port and carrying its
+        shape, and one ``output`` node per output port. It must compute exactly what
+        :meth:`build` builds: its output shapes equal :meth:`infer`, its parameters and MACs
+        :meth:`cost`. Nodes with weights are named after the built module's submodules
+        (``se.fc1`` -> ``se_fc1``; a ``conv`` inside a conv-norm-act group takes the group's
+        name), so that the module's ``state_dict`` loads into the compiled inside. Shown in
+        the editor when a student double-clicks the block.
+        """
+        return None
+
+    @classmethod
+    def has_inside(cls) -> bool:
+        """True when the block describes its inside (overrides :meth:`inside`)."""
+        return cls.inside is not Block.inside
+
     def infer_ports(self, p: Params, inputs: Mapping[str, Any]) -> dict[str, Shape]:
         """``infer`` normalized to a mapping from output port to shape."""
         out = self.infer(p, **inputs)

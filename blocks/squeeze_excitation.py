@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from torch import nn
-
-from blocks.modules.cnn import SqueezeExcitation as SqueezeExcitationModule
-from blocks.modules.cnn import se_channels
+from blocks.choices import se_channels
+from blocks.inside import InsideGraph
+from blocks.lazy import lazy_class, nn
 from blocks.params import Choice, Int, Port
 from blocks.registry import register
 from blocks.spec import Block, Cost, Params, Shape, expect_rank
+
+SqueezeExcitationModule = lazy_class("blocks.modules.cnn", "SqueezeExcitation")
 
 
 def se_cost(channels: int, reduction: int) -> Cost:
@@ -19,6 +20,22 @@ def se_cost(channels: int, reduction: int) -> Cost:
     """
     rd = se_channels(channels, reduction)
     return Cost(2 * channels * rd + rd + channels, 2 * channels * rd)
+
+
+def se_nodes(g: InsideGraph, x: str, channels: int, reduction: int, gate: str = "sigmoid",
+             prefix: str = "") -> str:
+    """Add the nodes of one SE module on node ``x`` (``channels`` channels) to ``g``;
+    returns the id of the rescaled result. Ids are those of the module's parts (``fc1``,
+    ``fc2``) after ``prefix``; the squeeze is ``x.mean((2, 3), keepdim=True)`` there, an
+    adaptive average pool to 1x1 here, and the scale a multiply that broadcasts
+    ``[C, 1, 1]`` over ``[C, H, W]``."""
+    rd = se_channels(channels, reduction)
+    s = g.add(f"{prefix}squeeze", "adaptive_avg_pool2d", x, output_size=1)
+    s = g.add(f"{prefix}fc1", "conv2d", s, out_channels=rd, kernel_size=1)
+    s = g.add(f"{prefix}act", "relu", s)
+    s = g.add(f"{prefix}fc2", "conv2d", s, out_channels=channels, kernel_size=1)
+    s = g.add(f"{prefix}gate", gate, s)
+    return g.add(f"{prefix}scale", "multiply", x, s, broadcast=True)
 
 
 @register
@@ -71,3 +88,11 @@ class SqueezeExcitationBlock(Block):
 
     def build(self, p: Params, x: Shape) -> nn.Module:
         return SqueezeExcitationModule(x[0], se_channels(x[0], p.reduction), p.gate)
+
+    def inside(self, p: Params, x: Shape) -> dict:
+        self.infer(p, x)
+        rd = se_channels(x[0], p.reduction)
+        g = InsideGraph("squeeze_excitation",
+                        f"squeeze [C, H, W] to [C, 1, 1], excite through {x[0]} -> {rd} -> {x[0]} channels "
+                        f"(1x1 convolutions with bias), gate with {p.gate}, rescale each channel", x=x)
+        return g.finish(se_nodes(g, "x", x[0], p.reduction, p.gate))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from torch import nn
+from blocks.lazy import lazy_class, nn
 
 from blocks.attention import attention_macs, check_heads
-from blocks.modules.sequence import TransformerEncoderLayer
 from blocks.params import Bool, Choice, Float, Int
 from blocks.registry import register
 from blocks.spec import Block, Cost, Params, Shape, expect_rank
+
+TransformerEncoderLayer = lazy_class("blocks.modules.sequence", "TransformerEncoderLayer")
 
 
 def feedforward_size(p: Params, d_model: int) -> int:

@@ -61,6 +61,9 @@ def _parser(plugins: dict[str, ModuleType] | None = None) -> argparse.ArgumentPa
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped, crashed or finished run")
     train.add_argument("--checkpoint", metavar="NAME",
                        help="with --resume: continue from this checkpoint (e.g. step-000000120), not the newest")
+    train.add_argument("--graph-source", metavar="PATH",
+                       help="read relative paths in GRAPH (data files, composite parts) as if it were the file "
+                            "PATH, and record PATH as the run's source: for front-ends that train a snapshot")
     train.add_argument("--threads", metavar="N|auto",
                        help="CPU threads to train with (default auto: the cores that are free at the start)")
     train.add_argument("--checkpoint-every", metavar="N|TIME",

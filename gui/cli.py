@@ -15,7 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(NAME, help="open the desktop editor (needs the [gui] extra)")
     parser.add_argument("graph", nargs="?", help="graph YAML file to open")
     parser.add_argument("--screenshot", metavar="OUT.png",
-                        help="open GRAPH, lay it out, save a picture of the window and exit")
+                        help="start as opening GRAPH does (a 1600x1000 window), save a picture of it once "
+                             "painted, and exit; renders off screen without a display")
     parser.add_argument("--select", metavar="NODE", help="with --screenshot: select this node first")
 
 

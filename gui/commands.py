@@ -191,3 +191,21 @@ class TrainingCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.document._apply_training(self.before)
+
+
+class DirectionCommand(QUndoCommand):
+    """Sets the direction of the automatic layout ("down" or "right"), which the layout
+    section keeps; arranging in the other direction pairs it with a PositionsCommand.
+    ``layout_none_before`` as for :class:`NodesCommand`."""
+
+    def __init__(self, document: GraphDocument, before: str, after: str, layout_none_before: bool):
+        super().__init__(f"Lay out {after}")
+        self.document = document
+        self.before, self.after = before, after
+        self.layout_none_before = layout_none_before
+
+    def redo(self) -> None:
+        self.document._apply_direction(self.after, False)
+
+    def undo(self) -> None:
+        self.document._apply_direction(self.before, self.layout_none_before)

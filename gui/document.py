@@ -20,13 +20,14 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QUndoStack
 
 from blocks import Block, Port, get_block
 from builder import (
+    LAYOUT_DIRECTION_KEY,
     Analysis,
     Graph,
     Node,
@@ -36,7 +37,9 @@ from builder import (
     load_graph,
     save_graph,
 )
+from gui.wording import app_hint, app_message
 from gui.commands import (
+    DirectionCommand,
     NodesCommand,
     NodeState,
     NodeStates,
@@ -46,7 +49,7 @@ from gui.commands import (
     TrainingCommand,
     identical,
 )
-from gui.layout import NODE_HEIGHT, V_GAP, layered_layout
+from gui.layout import DIRECTIONS, DOWN, NODE_HEIGHT, V_GAP, layered_layout
 from gui.wiring import bind, drop_refs, encode, rename_refs
 
 Position = tuple[int, int]
@@ -140,6 +143,7 @@ class GraphDocument(QObject):
     modifiedChanged = Signal(bool)
     pathChanged = Signal(str)
     trainingChanged = Signal()  # the training section was set (an edit, undo or redo)
+    layoutDirectionChanged = Signal(str)  # "down" or "right" (an arrange, undo or redo)
 
     def __init__(self, graph: Optional[Graph] = None, parent: Optional[QObject] = None):
         super().__init__(parent)
@@ -190,6 +194,13 @@ class GraphDocument(QObject):
         """Top-left corner of the node's box on the canvas, or None if it has none yet."""
         value = (self._graph.layout or {}).get(node_id)
         return _position(value) if value is not None else None
+
+    @property
+    def layout_direction(self) -> str:
+        """Which way the automatic layout runs, "down" (the default) or "right"; the
+        layout section keeps it under a key no node id can take."""
+        value = (self._graph.layout or {}).get(LAYOUT_DIRECTION_KEY)
+        return value if value in DIRECTIONS else DOWN
 
     def block_of(self, node_id: str) -> Optional[Block]:
         """The node's block declaration (also for composite graph nodes); None if unknown."""
@@ -469,18 +480,35 @@ class GraphDocument(QObject):
         """Set many positions as one undo step."""
         self._push_positions(positions, text, mergeable=False)
 
+    def arrange(self, positions: Mapping[str, Iterable[float]], direction: Optional[str] = None) -> None:
+        """Set many positions and (if given) the layout direction as one undo step."""
+        direction = direction or self.layout_direction
+        if direction not in DIRECTIONS:
+            raise ValueError(f"unknown layout direction {direction!r}")
+        if direction == self.layout_direction:
+            self.apply_layout(positions)
+            return
+        with self.macro("Arrange nodes " + ("left to right" if direction == "right" else "top to bottom")):
+            self.undo_stack.push(DirectionCommand(self, self.layout_direction, direction, self._graph.layout is None))
+            self.apply_layout(positions)
+
     def auto_layout(self) -> None:
         """Lay the whole graph out in layers from top to bottom (one undo step)."""
         self.apply_layout(self.layered_positions(), "Arrange nodes")
 
-    def layered_positions(self, ids: Optional[Iterable[str]] = None) -> dict[str, Position]:
+    def layered_positions(self, ids: Optional[Iterable[str]] = None,
+                          arrange: Optional[Callable[..., Mapping[str, Position]]] = None) -> dict[str, Position]:
         """The automatic layout of ``ids`` (default all nodes), wires among them only,
-        with its top-left corner at (0, 0)."""
+        with its top-left corner at (0, 0): ``arrange(ids, sources)`` if given (the
+        canvas passes one that fits its window), else one layer after the other in the
+        layout direction."""
         ids = list(self._graph.nodes) if ids is None else [i for i in ids if i in self._graph.nodes]
         sources = {i: [r.node for r in self._graph.nodes[i].references()] for i in ids}
-        return layered_layout(ids, sources)
+        if arrange is not None:
+            return dict(arrange(ids, sources))
+        return layered_layout(ids, sources, self.layout_direction)
 
-    def ensure_layout(self) -> list[str]:
+    def ensure_layout(self, arrange: Optional[Callable[..., Mapping[str, Position]]] = None) -> list[str]:
         """Give every node without a position one, outside the undo history and without
         marking the document modified (positions are the editor's bookkeeping): the whole
         graph is laid out when most nodes lack positions, else the missing ones go below
@@ -491,7 +519,7 @@ class GraphDocument(QObject):
         if not missing:
             return []
         if len(missing) * 2 > len(self._graph.nodes):  # a stale or partial layout: redo it all
-            positions = self.layered_positions()
+            positions = self.layered_positions(arrange=arrange)
         else:
             x, y = self._below_everything()
             positions = {i: (px + x, py + y) for i, (px, py) in self.layered_positions(missing).items()}
@@ -550,8 +578,9 @@ class GraphDocument(QObject):
         return tuple(value) if value is not None else None
 
     def _below_everything(self) -> Position:
-        ys = [y for _, y in map(_position, (self._graph.layout or {}).values())]
-        xs = [x for x, _ in map(_position, (self._graph.layout or {}).values())]
+        placed = [_position(v) for k, v in (self._graph.layout or {}).items() if k != LAYOUT_DIRECTION_KEY]
+        ys = [y for _, y in placed]
+        xs = [x for x, _ in placed]
         if not ys:
             return 0, 0
         return min(xs), max(ys) + NODE_HEIGHT + V_GAP
@@ -682,7 +711,7 @@ class GraphDocument(QObject):
         fresh = [p for p in errors if p.message not in known] or errors
         if not fresh:
             return YES
-        return _no(fresh[0].message, fresh[0].hint)
+        return _no(app_message(fresh[0]), app_hint(fresh[0].hint))
 
     def _push_positions(self, positions: Mapping[str, Iterable[float]], text: str, mergeable: bool) -> None:
         for node_id in positions:
@@ -747,6 +776,16 @@ class GraphDocument(QObject):
         if layout_none and not graph.layout:
             graph.layout = None
         return moved
+
+    def _apply_direction(self, direction: str, layout_none: bool) -> None:
+        """Set the layout direction (called by commands); the default is not written."""
+        graph = self._graph
+        rest = {k: v for k, v in (graph.layout or {}).items() if k != LAYOUT_DIRECTION_KEY}
+        # first in the section, where a reader of the file looks
+        graph.layout = rest if direction == DOWN else {LAYOUT_DIRECTION_KEY: direction, **rest}
+        if layout_none and not graph.layout:
+            graph.layout = None
+        self.layoutDirectionChanged.emit(direction)
 
     def _apply_rename(self, old: str, new: str, inputs: Mapping[str, Any], expose: Optional[dict]) -> None:
         graph = self._graph

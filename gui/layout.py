@@ -1,24 +1,36 @@
-"""Automatic layered layout: data flows from top to bottom.
+"""Automatic layered layout: data flows from top to bottom, or from left to right.
 
 A small Sugiyama-style layout in plain Python (no Qt, no graph library), fast enough for
 hundreds of nodes:
 
-1. layers by longest path from the sources (inputs on top), so that every wire points down;
+1. layers by longest path from the sources (inputs first), so that every wire points
+   along the flow;
 2. wires that skip layers get invisible waypoints, one per skipped layer, which reserve a
    lane so that a long skip connection does not run through the boxes it passes;
-3. the order within each layer is improved by barycenter sweeps (a node goes below the
+3. the order within each layer is improved by barycenter sweeps (a node goes beside the
    mean position of its neighbours), keeping the order with the fewest crossings;
-4. x coordinates: each node is placed under the mean of its parents, pushed right just as
-   far as needed to keep boxes apart, and each layer is then shifted as a whole back
-   towards its parents.
+4. positions across the flow: each node is placed in line with the mean of its parents,
+   pushed just as far as needed to keep boxes apart, and each layer is then shifted as a
+   whole back towards its parents.
 
-Positions are the top-left corners of node boxes of ``NODE_WIDTH`` x ``NODE_HEIGHT``.
+:func:`wrapped_layout` then cuts a graph too long for the screen into bands of
+consecutive layers, set side by side (columns when the flow goes down, rows when it goes
+right) so that the whole graph fits the window at a readable zoom where it can: reading
+order is down each column, columns from left to right (or along each row, rows from top
+to bottom).
+
+Positions are the top-left corners of node boxes of ``NODE_WIDTH`` x ``NODE_HEIGHT``,
+whatever the direction (text stays horizontal).
 """
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
-from typing import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Optional, Sequence
+
+from gui.readable import Screen
 
 NODE_WIDTH = 180  # the box a node is laid out as; the canvas draws nodes no larger
 NODE_HEIGHT = 70
@@ -27,6 +39,52 @@ V_GAP = 60  # between layers: room for the wire and its shape label
 LAYER_PITCH = NODE_HEIGHT + V_GAP
 WAYPOINT_WIDTH = 20  # the lane a wire that skips a layer keeps free
 SWEEPS = 6
+
+DOWN, RIGHT = "down", "right"
+DIRECTIONS = (DOWN, RIGHT)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Sizes for one direction, named along the flow (from layer to layer) and across it
+    (between the boxes of a layer)."""
+
+    direction: str
+    along: int  # a box's extent along the flow
+    across: int  # a box's extent across it
+    gap_along: int  # between layers: the wire and its shape label
+    gap_across: int  # between boxes of one layer
+    band_gap: int  # between the columns (rows) of a wrapped layout: the lane back to the start
+    lane_room: int  # the narrowest gap a routed wire may run through (its label goes beside it)
+    waypoint: int  # the lane a wire that skips a layer keeps free: wide enough for its label when across
+
+    @property
+    def pitch(self) -> int:
+        return self.along + self.gap_along
+
+    @property
+    def bend(self) -> float:
+        """How far along the flow a wire swings before it turns into a lane."""
+        return self.gap_along / 2
+
+    def corner(self, along: float, across: float) -> tuple[float, float]:
+        """The scene (x, y) of a point given along and across the flow."""
+        return (across, along) if self.direction == DOWN else (along, across)
+
+
+FLOWS = {
+    # down: a shape label sits on the vertical wire between layers; a lane's label beside it
+    DOWN: Flow(DOWN, along=NODE_HEIGHT, across=NODE_WIDTH, gap_along=V_GAP, gap_across=H_GAP,
+               band_gap=110, lane_room=60, waypoint=WAYPOINT_WIDTH),
+    # right: the label ("64×112×112", about 75 px) must fit on the wire between layers
+    RIGHT: Flow(RIGHT, along=NODE_WIDTH, across=NODE_HEIGHT, gap_along=100, gap_across=36,
+                band_gap=70, lane_room=24, waypoint=28),
+}
+
+
+def flow_of(direction: Optional[str]) -> Flow:
+    """The sizes of ``direction``; top to bottom for anything unknown."""
+    return FLOWS.get(direction or DOWN, FLOWS[DOWN])
 
 
 def layer_nodes(nodes: Sequence[str], sources: Mapping[str, Iterable[str]]) -> dict[str, int]:
@@ -72,16 +130,23 @@ def _crossings(upper_pos: Mapping[str, int], lower: Sequence[str], parents: Mapp
     return count
 
 
-def layered_layout(nodes: Sequence[str], sources: Mapping[str, Iterable[str]]) -> dict[str, tuple[int, int]]:
-    """Top-left positions for ``nodes`` given each node's sources (the nodes it takes
-    input from); the bounding box starts at (0, 0)."""
-    if not nodes:
-        return {}
+@dataclass
+class _Layers:
+    """The layered graph before it is placed: each node's (and waypoint's) layer and
+    center across the flow, and its extent across."""
+
+    layer: dict[str, int]
+    center: dict[str, float]
+    size: dict[str, int]
+    depth: int
+
+
+def _layered(nodes: Sequence[str], sources: Mapping[str, Iterable[str]], flow: Flow) -> _Layers:
     layer = layer_nodes(nodes, sources)
     known = set(nodes)
     parents: dict[str, list[str]] = {n: [] for n in nodes}
     children: dict[str, list[str]] = {n: [] for n in nodes}
-    width = {n: NODE_WIDTH for n in nodes}
+    size = {n: flow.across for n in nodes}
     waypoints = 0
     for target in nodes:
         for source in dict.fromkeys(sources.get(target, ())):
@@ -91,7 +156,7 @@ def layered_layout(nodes: Sequence[str], sources: Mapping[str, Iterable[str]]) -
             for level in range(layer[source] + 1, layer[target]):
                 waypoints += 1
                 point = f"\x00{waypoints}"  # cannot clash with a node id
-                layer[point], width[point] = level, WAYPOINT_WIDTH
+                layer[point], size[point] = level, flow.waypoint
                 parents[point], children[point] = [previous], []
                 children[previous].append(point)
                 previous = point
@@ -103,10 +168,89 @@ def layered_layout(nodes: Sequence[str], sources: Mapping[str, Iterable[str]]) -
     for n in _first_seen_order(nodes, children, layer):
         layers[layer[n]].append(n)
     layers = _order_layers(layers, parents, children)
+    return _Layers(layer, _assign_across(layers, parents, size, flow.gap_across), size, depth)
 
-    centers = _assign_x(layers, parents, width)
-    left = min(centers[n] - width[n] / 2 for n in centers)
-    return {n: (round(centers[n] - NODE_WIDTH / 2 - left), layer[n] * LAYER_PITCH) for n in nodes}
+
+def layered_layout(nodes: Sequence[str], sources: Mapping[str, Iterable[str]],
+                   direction: str = DOWN) -> dict[str, tuple[int, int]]:
+    """Top-left positions for ``nodes`` given each node's sources (the nodes it takes
+    input from), one layer after the other in ``direction``; the bounding box starts at
+    (0, 0)."""
+    if not nodes:
+        return {}
+    flow = flow_of(direction)
+    laid = _layered(nodes, sources, flow)
+    low = min(laid.center[n] - laid.size[n] / 2 for n in laid.center)
+    return {n: _corner(flow, laid.layer[n] * flow.pitch, laid.center[n] - flow.across / 2 - low) for n in nodes}
+
+
+def _corner(flow: Flow, along: float, across: float) -> tuple[int, int]:
+    x, y = flow.corner(along, across)
+    return round(x), round(y)
+
+
+def wrapped_layout(nodes: Sequence[str], sources: Mapping[str, Iterable[str]], direction: str = DOWN,
+                   screen: Optional[Screen] = None) -> dict[str, tuple[int, int]]:
+    """Like :func:`layered_layout`, but cut into bands of consecutive layers set side by
+    side so that the graph uses the shape of ``screen``: the number of bands is the one
+    that shows the whole graph at the largest zoom (at most ``screen.max_zoom``). If no
+    number of bands fits at ``screen.min_zoom`` (a graph too large for one readable
+    screen), each band is made as long as fits on the screen at that zoom, and the user
+    scrolls across the bands in reading order. Without a screen: one band."""
+    if not nodes:
+        return {}
+    flow = flow_of(direction)
+    laid = _layered(nodes, sources, flow)
+    per_band = laid.depth if screen is None else _layers_per_band(laid, flow, screen)
+    bands = [range(start, min(start + per_band, laid.depth)) for start in range(0, laid.depth, per_band)]
+    extents = _layer_extents(laid)
+    positions: dict[str, tuple[int, int]] = {}
+    offset = 0.0
+    for band in bands:
+        low = min(extents[i][0] for i in band)
+        high = max(extents[i][1] for i in band)
+        for n in nodes:
+            if laid.layer[n] in band:
+                along = (laid.layer[n] - band.start) * flow.pitch
+                positions[n] = _corner(flow, along, laid.center[n] - flow.across / 2 - low + offset)
+        offset += high - low + flow.band_gap
+    return positions
+
+
+def _layer_extents(laid: _Layers) -> list[tuple[float, float]]:
+    """Each layer's (lowest, highest) coordinate across the flow, waypoints included."""
+    extents = [(math.inf, -math.inf)] * laid.depth
+    for n, level in laid.layer.items():
+        low, high = extents[level]
+        half = laid.size[n] / 2
+        extents[level] = (min(low, laid.center[n] - half), max(high, laid.center[n] + half))
+    return extents
+
+
+def _layers_per_band(laid: _Layers, flow: Flow, screen: Screen) -> int:
+    """How many layers each band holds: the split whose whole fits ``screen`` at the
+    largest zoom (fewer bands on a tie), else as many layers as one screen shows."""
+    extents = _layer_extents(laid)
+    best, best_zoom = laid.depth, -1.0
+    tried = set()
+    for count in range(1, laid.depth + 1):
+        per_band = math.ceil(laid.depth / count)
+        if per_band in tried:
+            continue
+        tried.add(per_band)
+        across = -flow.band_gap
+        for start in range(0, laid.depth, per_band):
+            chunk = extents[start:start + per_band]
+            across += max(h for _, h in chunk) - min(low for low, _ in chunk) + flow.band_gap
+        along = per_band * flow.pitch - flow.gap_along
+        width, height = flow.corner(along, across)
+        zoom = screen.zoom_to_fit(width, height)
+        if zoom > best_zoom + 1e-9:
+            best, best_zoom = per_band, zoom
+    if best_zoom >= screen.min_zoom - 1e-9:
+        return best
+    room = screen.span_at_min_zoom()[1 if flow.direction == DOWN else 0]
+    return max(1, min(laid.depth, int((room + flow.gap_along) // flow.pitch)))
 
 
 def _first_seen_order(nodes: Sequence[str], children: Mapping[str, list[str]], layer: Mapping[str, int]) -> list[str]:
@@ -167,7 +311,8 @@ def _by_barycenter(level: list[str], fixed: Mapping[str, int], neighbours: Mappi
     return [n for _, n in sorted(enumerate(level), key=key)]
 
 
-def _assign_x(layers: list[list[str]], parents: Mapping[str, list[str]], width: Mapping[str, int]) -> dict[str, float]:
+def _assign_across(layers: list[list[str]], parents: Mapping[str, list[str]], size: Mapping[str, int],
+                   gap: float) -> dict[str, float]:
     center: dict[str, float] = {}
     for level in layers:
         wanted = []
@@ -179,7 +324,7 @@ def _assign_x(layers: list[list[str]], parents: Mapping[str, list[str]], width: 
             if i == 0:
                 x = wanted[i] if wanted[i] is not None else 0.0
             else:
-                x = placed[-1] + (width[level[i - 1]] + width[n]) / 2 + H_GAP
+                x = placed[-1] + (size[level[i - 1]] + size[n]) / 2 + gap
                 if wanted[i] is not None:
                     x = max(x, wanted[i])
             placed.append(x)

@@ -14,26 +14,31 @@ from typing import Callable, Optional
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QCloseEvent,
+    QDesktopServices,
     QGuiApplication,
     QKeySequence,
     QUndoGroup,
 )
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 
-from builder import GraphError, load_graph
+from builder import GraphError
 from gui.canvas import GraphScene, GraphView
+from gui.canvas.minimap import Minimap
 from gui.clipboard import copy_nodes, duplicate, has_nodes, paste_nodes
 from gui.document import GraphDocument
 from gui.export_runner import FORMATS as EXPORT_FORMATS
 from gui.export_runner import SUFFIXES as EXPORT_SUFFIXES
 from gui.export_runner import ExportRunner
+from gui.help_menu import install_help_menu
+from gui.inside_view import open_block_inside, open_node_inside
 from gui.inspector import Inspector
 from gui.labels import human_count, short_shape
 from gui.palette import BlockPalette
 from gui.problems import ProblemsPanel
 from gui.recovery import AUTOSAVE_SECONDS, Recovery, RecoveryStore
-from gui.training.panel import TrainingPanel
+from gui.training.deferred import TrainingHolder
 from gui.wording import count_text
 
 APP_NAME = "Model Builder"
@@ -74,20 +79,17 @@ class MainWindow(QMainWindow):
         self.palette = BlockPalette()
         self.inspector = Inspector()
         self.problems = ProblemsPanel()
-        self.training = TrainingPanel()
+        self._training_holder = TrainingHolder(self._connect_training)  # the panel comes after the first paint
         self.exporter = ExportRunner(self)
         self._palette_dock = self._dock("Blocks", self.palette, Qt.LeftDockWidgetArea)
         self._inspector_dock = self._dock("Inspector", self.inspector, Qt.RightDockWidgetArea)
         self._problems_dock = self._dock("Problems", self.problems, Qt.BottomDockWidgetArea)
-        self._training_dock = self._dock("Training", self.training, Qt.BottomDockWidgetArea)
+        self._training_dock = self._dock("Training", self._training_holder, Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(self._problems_dock, self._training_dock)
         self._problems_dock.raise_()
-        self.training.save_document = self.save
-        self.training.showProblems.connect(self._problems_dock.raise_)
-        self.training.nodeMarks.connect(lambda marks: self.scene.set_marks(marks))
-        self.training.runner.started.connect(lambda _run: self.show_training())
         self.exporter.finished.connect(self._export_done)
         self.palette.blockActivated.connect(lambda name: self.view.add_block_at_center(name))
+        self.palette.insideRequested.connect(lambda name: open_block_inside(self, name))
         self.problems.nodeActivated.connect(self.select_and_show)
         self.problems.countChanged.connect(lambda n: self._problems_dock.setWindowTitle(
             f"Problems ({n})" if n else "Problems"))
@@ -106,6 +108,7 @@ class MainWindow(QMainWindow):
         self._make_actions()
         self._make_menus()
         self._make_edit_menu()
+        install_help_menu(self, lambda url: self.open_url(url))
         self.set_document(GraphDocument())
         self.resize(1500, 950)
         self._docks_sized = False
@@ -147,8 +150,16 @@ class MainWindow(QMainWindow):
             "zoom_reset": self._action("&Actual Size", lambda: self.view.zoom_reset(), "Ctrl+0"),
             "fit": self._action("&Fit to View", lambda: self.view.fit_all(), "F"),
             "arrange": self._action("A&rrange Nodes", self.arrange, "Ctrl+L",
-                                    "Lay the graph out from top to bottom (undoable)"),
+                                    "Lay the graph out to fit the window, in the layout direction (undoable)"),
+            "layout_down": self._action("Lay Out &Top to Bottom", lambda: self.arrange("down"),
+                                        tip="Arrange in columns: data flows down (saved in the file)"),
+            "layout_right": self._action("Lay Out &Left to Right", lambda: self.arrange("right"),
+                                         tip="Arrange in rows: data flows right (saved in the file)"),
         }
+        self._directions = QActionGroup(self)  # one checked: the document's direction
+        for key in ("layout_down", "layout_right"):
+            self.actions[key].setCheckable(True)
+            self._directions.addAction(self.actions[key])
         # Backspace deletes too on laptops without a Delete key (macOS convention)
         self.actions["delete"].setShortcuts(QKeySequence.keyBindings(K.Delete) + [QKeySequence(Qt.Key_Backspace)])
         for action in self.actions.values():
@@ -173,8 +184,9 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         view_menu.addActions([self.actions[k] for k in ("zoom_in", "zoom_out", "zoom_reset", "fit")])
         view_menu.addSeparator()
-        view_menu.addAction(self.actions["arrange"])
+        view_menu.addActions([self.actions[k] for k in ("arrange", "layout_down", "layout_right")])
         view_menu.addSeparator()
+        self._view_menu = view_menu  # the overview's entry joins when the canvas exists
         for dock in (self._palette_dock, self._inspector_dock, self._problems_dock, self._training_dock):
             view_menu.addAction(dock.toggleViewAction())
         self._update_recent_menu()
@@ -202,10 +214,15 @@ class MainWindow(QMainWindow):
         """Show ``document`` (the previous one is dropped: ask first, see maybe_save)."""
         old = self.document  # kept alive until its scene is off the view
         self.document = document
-        self.scene = GraphScene(document, parent=document)
+        # a file without positions is laid out for the window it opens in
+        arrange = self.view.layout_function(document.layout_direction) if self.view is not None else None
+        self.scene = GraphScene(document, parent=document, arrange=arrange)
         if self.view is None:
             self.view = GraphView(self.scene)
             self.setCentralWidget(self.view)
+            self._overview_dock = self._dock("Overview", Minimap(self.view), Qt.LeftDockWidgetArea)
+            self._view_menu.insertAction(self._inspector_dock.toggleViewAction(),
+                                         self._overview_dock.toggleViewAction())
         else:  # one view for the window's life: replacing the central widget squeezes it between the docks
             self.view.set_graph_scene(self.scene)
         if old is not None:
@@ -214,8 +231,9 @@ class MainWindow(QMainWindow):
         self.undo_group.setActiveStack(document.undo_stack)
         self.inspector.set_document(document)
         self.problems.set_document(document)
-        self.training.set_document(document)
-        document.pathChanged.connect(lambda _path: self.training.set_document(document))
+        if self._training_holder.built:
+            self.training.set_document(document)
+        document.pathChanged.connect(lambda _path: self._training_holder.built and self.training.set_document(document))
         self.scene.nodeSelectionChanged.connect(self.inspector.show_nodes)
         self.scene.nodeSelectionChanged.connect(self._update_edit_actions)
         self.scene.nodeDoubleClicked.connect(self.open_inside)
@@ -223,6 +241,8 @@ class MainWindow(QMainWindow):
         document.analysisChanged.connect(self._update_status)
         document.modifiedChanged.connect(self.setWindowModified)
         document.pathChanged.connect(lambda _path: self._update_title())
+        document.layoutDirectionChanged.connect(self._update_direction)
+        self._update_direction(document.layout_direction)
         self._update_title()
         self.setWindowModified(document.is_modified)
         self._update_status()
@@ -230,6 +250,9 @@ class MainWindow(QMainWindow):
         self.inspector.show_nodes([])
         self._paste_count = 0
         self.view.fit_all()
+
+    def _update_direction(self, direction: str) -> None:
+        self.actions["layout_right" if direction == "right" else "layout_down"].setChecked(True)
 
     def _update_title(self) -> None:
         # "[*]" is where Qt shows the modified marker
@@ -283,6 +306,10 @@ class MainWindow(QMainWindow):
 
     def show_error(self, title: str, text: str) -> None:
         QMessageBox.critical(self, title, text)
+
+    def open_url(self, url) -> bool:
+        """Open a page in the system's viewer (a seam for tests, like show_error)."""
+        return QDesktopServices.openUrl(url)
 
     def _folder(self) -> str:
         if self.document is not None and self.document.path:
@@ -423,9 +450,24 @@ class MainWindow(QMainWindow):
             self._docks_sized = True
             self.resizeDocks([self._palette_dock, self._inspector_dock], [230, 340], Qt.Horizontal)
             self.resizeDocks([self._problems_dock], [120], Qt.Vertical)
+            self.resizeDocks([self._palette_dock, self._overview_dock], [600, 200], Qt.Vertical)
+        self._training_holder.warm_up()
+
+    @property
+    def training(self):
+        """The training panel (built now if the window has not built it yet)."""
+        return self._training_holder.panel()
+
+    def _connect_training(self, panel) -> None:
+        panel.save_document = self.save
+        panel.showProblems.connect(self._problems_dock.raise_)
+        panel.nodeMarks.connect(lambda marks: self.scene.set_marks(marks))
+        panel.runner.started.connect(lambda _run: self.show_training())
+        if self.document is not None:
+            panel.set_document(self.document)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.training.runner.is_running():
+        if self._training_holder.built and self.training.runner.is_running():
             self.training.runner.stop()  # it checkpoints; the run can be resumed later
             self.training.runner.wait_for_finished(20_000)
         if self.maybe_save():
@@ -537,63 +579,12 @@ class MainWindow(QMainWindow):
                 self.document.disconnect(wire.target, wire.target_port, wire.key[2], once=True)
             self.document.remove_nodes(ids)
 
-    def arrange(self) -> None:
-        self.document.auto_layout()
-        self.view.fit_all()
+    def arrange(self, direction: Optional[str] = None) -> None:
+        """Lay the graph out for the window (one undo step), in ``direction`` if given."""
+        self.view.arrange(direction)
 
     # ------------------------------------------------------------------ composite blocks
     def open_inside(self, node_id: str) -> Optional[QMainWindow]:
-        """Show the graph inside a composite node, read-only, in its own window, as this
-        node uses it: with the node's values of the exposed parameters and the shapes
-        that flow into it (a second double-click brings the same window back)."""
-        node = self.document.graph.nodes.get(node_id)
-        if node is None or not node.graph:
-            return None
-        path = (self.document.graph_file_dir() / node.graph).resolve()
-        key = (node_id, str(path))
-        for window in self.inside_windows:
-            if window.property("inside") == str(key) and window.isVisible():
-                window.raise_()
-                window.activateWindow()
-                return window
-        try:
-            inner = load_graph(path)
-        except GraphError as error:
-            self.show_error("Cannot open the composite block", graph_problem_text(error))
-            return None
-        info = self.document.analysis.nodes.get(node_id)
-        as_used = as_instance(inner, node.params, info.input_shapes if info is not None else {})
-        document = GraphDocument(inner)
-        window = QMainWindow(self)
-        window.setObjectName("insideWindow")
-        window.setProperty("inside", str(key))
-        window.setWindowTitle(f"{node_id}: {path.name} (read-only) — {APP_NAME}")
-        scene = GraphScene(document, read_only=True, parent=document)
-        document.setParent(window)
-        view = GraphView(scene)
-        window.setCentralWidget(view)
-        window.statusBar().showMessage(f"{path} as {node_id} uses it ({as_used}) — read-only; "
-                                       f"open the file itself to edit it")
-        window.resize(900, 700)
-        window.show()
-        view.fit_all()
-        self.inside_windows.append(window)
-        return window
-
-
-def as_instance(inner, params: dict, input_shapes: dict) -> str:
-    """Give a composite's inner graph one use's values: exposed parameters set to the
-    node's values, input nodes to the shapes that reach the node. Returns a summary."""
-    said = []
-    for name, value in params.items():
-        targets = (inner.expose or {}).get(name)
-        for target in (targets if isinstance(targets, list) else [targets] if targets else []):
-            node_id, _, param = str(target).partition(".")
-            if node_id in inner.nodes and param:
-                inner.nodes[node_id].params[param] = value
-        said.append(f"{name}={value}")
-    for port, shape in input_shapes.items():
-        if port in inner.nodes and shape is not None:
-            inner.nodes[port].params["shape"] = list(shape)
-            said.append(f"{port}: {short_shape(shape)}")
-    return ", ".join(said) or "its own defaults"
+        """Show the inside of a composite node (a graph file or a built-in composite such
+        as residual) read-only, as this node uses it (gui/inside_view.py)."""
+        return open_node_inside(self, node_id)

@@ -1,7 +1,9 @@
 """The block palette: every registered block by category, with search, drag and activation.
 
 Drag a block onto the canvas (the drop carries :data:`gui.style.BLOCK_MIME_TYPE`), or
-double-click it / press Enter to have the main window add it (``blockActivated``).
+double-click it / press Enter to have the main window add it (``blockActivated``). A
+built-in composite block (residual, inception ...) is added by Enter or a drag; a
+double-click asks to see its inside instead (``insideRequested``).
 Everything shown comes from the block declarations, so a new block appears here without
 any change to the app.
 """
@@ -22,11 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from blocks import REQUIRED, Block, Port, all_blocks
+from blocks import REQUIRED, Block, Port, all_blocks, get_block
 from gui.style import BLOCK_MIME_TYPE, category_color
 from gui.wording import plain
 
 _ICON_SIZE = 12
+INSIDE_HINT = "Double-click to see inside; drag it onto the canvas (or press Enter) to add it."
 _icons: dict[str, QIcon] = {}
 
 
@@ -92,6 +95,8 @@ def block_tooltip(block: Block) -> str:
             rows.append(f"<code>{html.escape(name)}</code> ({html.escape(param.describe())}, "
                         f"{html.escape(default)}){doc}")
         lines.append("<p><b>Key parameters</b><br>" + "<br>".join(rows) + "</p>")
+    if block.has_inside():
+        lines.append(f"<p><i>{html.escape(INSIDE_HINT)}</i></p>")
     return "<qt>" + "".join(lines) + "</qt>"
 
 
@@ -139,12 +144,14 @@ class _BlockTree(QTreeWidget):
 class BlockPalette(QWidget):
     """Search field above a tree of every registered block, grouped by category.
 
-    ``blockActivated(name)`` is emitted when a block is double-clicked, or Enter is pressed
-    on it or in the search field (the best match, highlighted: a name starting with the
-    text before one merely containing it, before a category or summary match). Call :meth:`refresh` after
+    ``blockActivated(name)`` is emitted when a block is double-clicked (``insideRequested``
+    for a block with an inside to show), or Enter is pressed on it or in the search field
+    (the best match, highlighted: a name starting with the text before one merely
+    containing it, before a category or summary match). Call :meth:`refresh` after
     plug-ins register more blocks."""
 
     blockActivated = Signal(str)
+    insideRequested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -201,7 +208,7 @@ class BlockPalette(QWidget):
                 item.setData(0, Qt.ItemDataRole.UserRole, block.name)
                 item.setIcon(0, category_icon(category))
                 item.setToolTip(0, block_tooltip(block))
-                item.setStatusTip(0, plain(block.summary()))
+                item.setStatusTip(0, plain(block.summary()) + (f" — {INSIDE_HINT}" if block.has_inside() else ""))
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
                               | Qt.ItemFlag.ItemIsDragEnabled)
                 self._summaries[block.name] = f"{block.name}\n{category}\n{block.summary()}".lower()
@@ -293,7 +300,7 @@ class BlockPalette(QWidget):
     def _on_double_click(self, item: QTreeWidgetItem, _column: int) -> None:
         name = _block_name(item)
         if name:
-            self.blockActivated.emit(name)
+            (self.insideRequested if get_block(name).has_inside() else self.blockActivated).emit(name)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.search and event.type() == QEvent.Type.KeyPress:

@@ -19,13 +19,14 @@ norm) are ``nn.Identity`` when absent rather than ``None`` checks in ``forward``
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import List
 
 import torch
 from torch import nn
 
+from blocks.choices import ACTIVATIONS, se_channels  # noqa: F401 (ACTIVATIONS: re-exported)
 from blocks.modules.arguments import keeps_arguments
 
-ACTIVATIONS = ("relu", "silu", "gelu")
 
 
 def make_activation(name: str) -> nn.Module:
@@ -96,11 +97,6 @@ def _se(channels: int, reduction: int) -> nn.Module:
     if reduction <= 0:
         return nn.Identity()
     return SqueezeExcitation(channels, se_channels(channels, reduction))
-
-
-def se_channels(channels: int, reduction: int) -> int:
-    """Width of the SE bottleneck: ``channels // reduction``, at least 1."""
-    return max(1, channels // reduction)
 
 
 def _conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -212,3 +208,17 @@ class InceptionModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.branch1x1(x), self.branch3x3(x), self.branch5x5(x), self.branch_pool(x)], 1)
+
+
+class GlobalAvgPoolModule(nn.Module):
+    """Mean over every axis after the channel axis: ``[N, C, ...] -> [N, C]``."""
+
+    def __init__(self, spatial_dims: int):
+        super().__init__()
+        self.dims: List[int] = list(range(2, 2 + spatial_dims))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"

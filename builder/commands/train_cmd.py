@@ -96,7 +96,7 @@ def _load(args) -> tuple[Any, dict, RunFolder, bool]:
         raise TrainingError("--checkpoint names the checkpoint to continue from: use it with --resume RUN_DIR")
     if not args.graph:
         raise TrainingError("give a graph file to train, or --resume RUN_DIR")
-    graph = load_graph(args.graph)
+    graph = _snapshot(args.graph, args.graph_source) if getattr(args, "graph_source", None) else load_graph(args.graph)
     settings = resolve_settings(graph.training, overrides)
     if args.out:
         root = Path(args.out)
@@ -105,6 +105,16 @@ def _load(args) -> tuple[Any, dict, RunFolder, bool]:
         root = RunFolder.create(Path(settings["out"] or "runs"), graph.name).root if world.main else None
         root = distributed.broadcast(root, world)
     return graph, settings, RunFolder(root), False
+
+
+def _snapshot(path: str, source: str) -> Any:
+    """The graph in ``path`` (a snapshot of an editor's document), with relative paths read
+    against ``source``, the document's own file, which the run then records as its source."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise TrainingError(f"{path}: cannot read the graph ({err})") from None
+    return parse_graph(text, str(Path(source).resolve()))
 
 
 def _resumed_run(root: Path, overrides: dict) -> tuple[Any, dict, RunFolder]:

@@ -88,7 +88,7 @@ def _transformer_layer(m: nn.Module) -> dict[str, Any]:
 
 
 ARGUMENT_RULES: dict[str, Callable[[nn.Module], dict[str, Any]]] = {
-    "blocks.pooling.GlobalAvgPoolModule": lambda m: {"spatial_dims": len(m.dims)},
+    "blocks.modules.cnn.GlobalAvgPoolModule": lambda m: {"spatial_dims": len(m.dims)},
     "torch.nn.modules.transformer.TransformerEncoderLayer": _transformer_layer,
     "torch.nn.modules.transformer.TransformerDecoderLayer": _transformer_layer,
 }

@@ -1,10 +1,13 @@
 """A node on the canvas: a box with its id, block, key parameters and output shape.
 
-Data flows from top to bottom, so input ports sit on the top edge and output ports on the
-bottom edge. Everything the box shows is computed in :meth:`NodeItem.refresh` (when the
-document or its analysis changes), never in :meth:`paint`: paint only draws prepared
-strings, and far out it draws a plain colored box (level of detail). The item is cached
-in device coordinates, so panning blits pixels instead of drawing text again.
+When data flows from top to bottom, input ports sit on the top edge and output ports on
+the bottom edge; when it flows from left to right, on the left and right edges.
+Everything the box shows is computed in :meth:`NodeItem.refresh` (when the document or
+its analysis changes), never in :meth:`paint`: paint only draws prepared strings, with as
+much detail as is readable at the zoom (:func:`gui.readable.detail_level`): everything;
+farther out only the id and output shape in large letters; farthest out a plain colored
+box. The item is cached in device coordinates, so panning blits pixels instead of drawing
+text again.
 """
 
 from __future__ import annotations
@@ -14,17 +17,48 @@ from html import escape
 from typing import Optional
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from gui import style
 from gui.labels import human_count, key_params_text, param_text, short_shape
-from gui.layout import NODE_HEIGHT, NODE_WIDTH
+from gui.layout import DOWN, NODE_HEIGHT, NODE_WIDTH, Flow, flow_of
+from gui.readable import BOXES, FULL, detail_level
+from gui.wording import for_app, plain
 
 HEADER = 22
 PORT_RADIUS = 5.0
 PORT_HIT = 10.0  # how near a click must be to a port to start a wire
-FAR_OUT = 0.45  # below this zoom, a node is a colored box without text
+PORT_LABEL = 60  # room for a port's name beside a box with several ports
+LARGE_TITLE_PX = 24  # the id and shape drawn far out, in scene units: half the box each
+LARGE_SHAPE_PX = 21
+
+
+def text_font(bold: bool = False) -> QFont:
+    """The font of a node's id (bold), block line and shape line, and of wire labels."""
+    font = QFont()
+    font.setPointSizeF(8.5)
+    font.setBold(bold)
+    return font
+
+
+def large_font(pixels: int, bold: bool = False) -> QFont:
+    font = QFont()
+    font.setPixelSize(pixels)
+    font.setBold(bold)
+    return font
+
+
+def text_height() -> float:
+    """The height (scene units) of the smallest font a node's id, block and shape are
+    drawn in at full detail: the view's readable zoom follows from it."""
+    return min(QFontMetricsF(text_font(bold)).height() for bold in (False, True))
+
+
+def large_text_height() -> float:
+    """The same for the large letters of the far-out level of detail."""
+    return min(QFontMetricsF(large_font(LARGE_SHAPE_PX)).height(),
+               QFontMetricsF(large_font(LARGE_TITLE_PX, bold=True)).height())
 
 
 @dataclass(frozen=True)
@@ -73,12 +107,17 @@ class NodeItem(QGraphicsItem):
         self._shown: tuple = ()
         self.mark = ""  # a note from outside the graph, e.g. a training run's gradient warning
         self._base_tooltip = ""
-        self._font = QFont()
-        self._font.setPointSizeF(8.5)
-        self._bold = QFont(self._font)
-        self._bold.setBold(True)
+        self.flow: Flow = flow_of(DOWN)
+        self.large_title = ""  # the id and shape for the far-out level of detail
+        self.large_shape = ""
+        self._font = text_font()
+        self._bold = text_font(bold=True)
         self._small = QFont(self._font)
         self._small.setPointSizeF(7)
+        self._large_title_font = large_font(LARGE_TITLE_PX, bold=True)
+        self._large_shape_font = large_font(LARGE_SHAPE_PX)
+        self._text_height = text_height()
+        self._large_height = large_text_height()
 
     # ------------------------------------------------------------------ content
     def refresh(self, node, block, info, problems) -> None:
@@ -118,12 +157,25 @@ class NodeItem(QGraphicsItem):
             self.count_text = f"{human_count(info.cost.params)} params"
             width -= QFontMetrics(self._small).horizontalAdvance(self.count_text) + 8
         self.shape_line = metrics.elidedText(line, Qt.ElideRight, width)
+        room = NODE_WIDTH - 12
+        self.large_title = QFontMetrics(self._large_title_font).elidedText(node.id, Qt.ElideRight, room)
+        self.large_shape = QFontMetrics(self._large_shape_font).elidedText(line.removeprefix("→ "), Qt.ElideRight,
+                                                                            room)
         self._base_tooltip = self._tooltip(node, block, info, problems)
         self._apply_tooltip()
         shown = (self.color.rgb(), self.title, self.subtitle, self.shape_line, self.count_text, self.has_error,
                  self.has_warning, tuple(self.inputs), tuple(self.outputs))
         if shown != self._shown:  # redraw (and re-cache) only boxes whose picture changed
+            if shown[7:] != self._shown[7:]:
+                self.prepareGeometryChange()  # port labels may have come or gone
             self._shown = shown
+            self.update()
+
+    def set_flow(self, flow: Flow) -> None:
+        """Put the ports on the edges that face the flow (top and bottom, or left and right)."""
+        if flow is not self.flow:
+            self.prepareGeometryChange()
+            self.flow = flow
             self.update()
 
     def set_mark(self, text: str) -> None:
@@ -144,13 +196,13 @@ class NodeItem(QGraphicsItem):
         if block is not None:
             summary = block.summary() if callable(getattr(block, "summary", None)) else ""
             if summary:
-                lines.append(f"<i>{escape(summary)}</i>")
+                lines.append(f"<i>{escape(plain(summary))}</i>")
         if info is not None:
             for port, shape in info.outputs.items():
                 lines.append(f"{escape(port)}: {escape(short_shape(shape))}")
             if info.cost.params or info.cost.macs:
                 lines.append(f"{info.cost.params:,} parameters, {info.cost.macs:,} MACs")
-        for problem in problems:
+        for problem in map(for_app, problems):
             color = style.ERROR_COLOR if problem.is_error else style.WARNING_COLOR
             text = escape(problem.message) + (f"<br><i>{escape(problem.hint)}</i>" if problem.hint else "")
             lines.append(f"<span style='color:{color}'>{text}</span>")
@@ -166,10 +218,10 @@ class NodeItem(QGraphicsItem):
         """Scene position of a port (the first one when ``port`` is None or unknown)."""
         names = self.outputs if output else self.inputs
         index = names.index(port) if port in names else 0
-        count = max(len(names), 1)
-        x = NODE_WIDTH * (index + 1) / (count + 1)
-        y = NODE_HEIGHT if output else 0.0
-        return self.mapToScene(QPointF(x, y))
+        share = (index + 1) / (max(len(names), 1) + 1)
+        if self.flow.direction == DOWN:
+            return self.mapToScene(QPointF(NODE_WIDTH * share, NODE_HEIGHT if output else 0.0))
+        return self.mapToScene(QPointF(NODE_WIDTH if output else 0.0, NODE_HEIGHT * share))
 
     def port_at(self, scene_pos: QPointF) -> Optional[PortSpot]:
         """The port within reach of ``scene_pos``, if any."""
@@ -190,16 +242,22 @@ class NodeItem(QGraphicsItem):
     # ------------------------------------------------------------------ drawing
     def boundingRect(self) -> QRectF:
         margin = PORT_RADIUS + 2
-        return QRectF(-margin, -margin - 14, NODE_WIDTH + 2 * margin, NODE_HEIGHT + 2 * margin + 30)
+        labels = len(self.inputs) > 1 or len(self.outputs) > 1
+        if self.flow.direction == DOWN:
+            return QRectF(-margin, -margin - 14, NODE_WIDTH + 2 * margin, NODE_HEIGHT + 2 * margin + 30)
+        side = margin + (PORT_LABEL if labels else 0)
+        return QRectF(-side, -margin, NODE_WIDTH + 2 * side, NODE_HEIGHT + 2 * margin)
+
+    def detail(self, zoom: float) -> str:
+        """What this box shows at ``zoom`` (see :func:`gui.readable.detail_level`)."""
+        return detail_level(zoom, self._text_height, self._large_height)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         box = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
         selected = self.isSelected()
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < FAR_OUT:
-            painter.fillRect(box, self.color)
-            if self.has_error or selected:
-                painter.setPen(QPen(QColor(style.ERROR_COLOR if self.has_error else style.SELECTION_COLOR), 6))
-                painter.drawRect(box)
+        detail = self.detail(option.levelOfDetailFromTransform(painter.worldTransform()))
+        if detail != FULL:
+            self._paint_far(painter, box, selected, detail == BOXES)
             return
         painter.setRenderHint(QPainter.Antialiasing, True)
         border = QColor(style.ERROR_COLOR) if self.has_error else (
@@ -239,6 +297,30 @@ class NodeItem(QGraphicsItem):
             painter.drawText(badge, Qt.AlignCenter, "∇ !")
         self._paint_ports(painter)
 
+    def _paint_far(self, painter: QPainter, box: QRectF, selected: bool, plain: bool) -> None:
+        """Far out: a colored box; with room for text, its id on the color and its output
+        shape below in letters large enough to read."""
+        outline = QColor(style.ERROR_COLOR if self.has_error else style.SELECTION_COLOR)
+        if plain:
+            painter.fillRect(box, self.color)
+            if self.has_error or selected:
+                painter.setPen(QPen(outline, 6))
+                painter.drawRect(box)
+            return
+        half = NODE_HEIGHT / 2
+        painter.fillRect(box, QColor("white"))
+        painter.fillRect(QRectF(0, 0, NODE_WIDTH, half), self.color)
+        painter.setPen(QPen(outline if (self.has_error or selected) else self.color.darker(130),
+                            6 if (self.has_error or selected) else 2))
+        painter.setBrush(Qt.NoBrush)
+        painter.drawRect(box)
+        painter.setPen(QColor("white"))
+        painter.setFont(self._large_title_font)
+        painter.drawText(QRectF(6, 0, NODE_WIDTH - 12, half), Qt.AlignVCenter | Qt.AlignLeft, self.large_title)
+        painter.setPen(QColor(style.ERROR_COLOR) if self.has_error else QColor("#1a202c"))
+        painter.setFont(self._large_shape_font)
+        painter.drawText(QRectF(6, half, NODE_WIDTH - 12, half), Qt.AlignVCenter | Qt.AlignLeft, self.large_shape)
+
     def _paint_ports(self, painter: QPainter) -> None:
         painter.setFont(self._small)
         for output, names in ((False, self.inputs), (True, self.outputs)):
@@ -253,5 +335,19 @@ class NodeItem(QGraphicsItem):
                 painter.drawEllipse(center, PORT_RADIUS, PORT_RADIUS)
                 if label:
                     painter.setPen(QColor("#4a5568"))
-                    dy = 14 if output else -8
-                    painter.drawText(QRectF(center.x() - 40, center.y() + dy - 6, 80, 12), Qt.AlignCenter, name)
+                    painter.drawText(self._port_label_rect(center, output), self._port_label_align(output), name)
+
+    def _port_label_rect(self, center: QPointF, output: bool) -> QRectF:
+        """Where a port's name goes: above an input and below an output when the flow goes
+        down; left of an input and right of an output when it goes right."""
+        if self.flow.direction == DOWN:
+            dy = 14 if output else -8
+            return QRectF(center.x() - 40, center.y() + dy - 6, 80, 12)
+        if output:
+            return QRectF(center.x() + PORT_RADIUS + 3, center.y() - 12, PORT_LABEL, 12)
+        return QRectF(center.x() - PORT_RADIUS - 3 - PORT_LABEL, center.y() - 12, PORT_LABEL, 12)
+
+    def _port_label_align(self, output: bool):
+        if self.flow.direction == DOWN:
+            return Qt.AlignCenter
+        return (Qt.AlignLeft if output else Qt.AlignRight) | Qt.AlignVCenter

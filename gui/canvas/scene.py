@@ -8,8 +8,7 @@ code here: the document says what changed and the scene follows.
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from typing import Optional
+from typing import Callable, Optional
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
@@ -17,15 +16,14 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsSceneMouse
 
 from gui import style
 from gui.canvas.node_item import NodeItem, PortSpot
-from gui.canvas.wire_item import BEND, PendingWire, WireItem
+from gui.canvas.wire_item import PendingWire, WireItem
 from gui.document import GraphDocument, Verdict
 from gui.labels import short_shape
-from gui.layout import NODE_HEIGHT, NODE_WIDTH
+from gui.layout import flow_of
+from gui.readable import grid_lines
+from gui.routing import BoxIndex, to_flow
 
-LANE_MARGIN = 14  # how far a routed wire keeps from the boxes it passes
-MIN_LANE_GAP = 60  # a gap between boxes narrower than this holds no lane (its label would not fit)
-UP_LANE_MARGIN = 8
-GRID = 20
+GRID = 40  # spacing of the background grid's lines
 
 
 class GraphScene(QGraphicsScene):
@@ -38,7 +36,10 @@ class GraphScene(QGraphicsScene):
     wireDroppedOnCanvas = Signal(str, QPointF)  # a wire from output ref let go on empty canvas
     message = Signal(str)  # a refusal to show in the status bar
 
-    def __init__(self, document: GraphDocument, read_only: bool = False, parent=None):
+    def __init__(self, document: GraphDocument, read_only: bool = False, parent=None,
+                 arrange: Optional[Callable] = None):
+        """``arrange(ids, sources)`` lays out a graph opened without positions (the view
+        passes one that fits its window); by default one layer after another."""
         super().__init__(parent)
         self.document = document
         self.read_only = read_only
@@ -56,7 +57,8 @@ class GraphScene(QGraphicsScene):
         self.setBackgroundBrush(QColor(style.CANVAS_COLOR))
         self.setItemIndexMethod(QGraphicsScene.BspTreeIndex)
 
-        document.ensure_layout()
+        document.ensure_layout(arrange)
+        self.flow = flow_of(document.layout_direction)
         for node_id in document.graph.nodes:
             self._add_node_item(node_id)
         for node_id in document.graph.nodes:
@@ -70,6 +72,7 @@ class GraphScene(QGraphicsScene):
         document.nodeRenamed.connect(self._on_node_renamed)
         document.nodeMoved.connect(self._on_node_moved)
         document.analysisChanged.connect(self.refresh_analysis)
+        document.layoutDirectionChanged.connect(self._on_direction_changed)
         self.selectionChanged.connect(self._on_selection_changed)
 
     # ------------------------------------------------------------------ queries
@@ -114,6 +117,7 @@ class GraphScene(QGraphicsScene):
     # ------------------------------------------------------------------ document -> items
     def _add_node_item(self, node_id: str) -> NodeItem:
         item = NodeItem(node_id)
+        item.set_flow(self.flow)
         if self.read_only:
             item.setFlag(QGraphicsItem.ItemIsMovable, False)
         position = self.document.position(node_id) or (0, 0)
@@ -142,6 +146,13 @@ class GraphScene(QGraphicsScene):
             if node_id in (wire.source, wire.target):
                 self._remove_wire(key)
         self.schedule_routing()
+
+    def _on_direction_changed(self, direction: str) -> None:
+        """Ports move to the edges that face the new flow; wires follow."""
+        self.flow = flow_of(direction)
+        for item in self.node_items.values():
+            item.set_flow(self.flow)
+        self.route_wires()
 
     def _on_node_changed(self, node_id: str) -> None:
         if node_id in self.node_items:
@@ -225,58 +236,16 @@ class GraphScene(QGraphicsScene):
     def route_wires(self, wires=None) -> None:
         """Give each wire its end points and, where boxes are in the way, a free lane."""
         self._route_timer.stop()
-        boxes = self._box_index()
+        boxes = BoxIndex(((i, item.pos().x(), item.pos().y()) for i, item in self.node_items.items()), self.flow)
         for wire in (self.wire_items.values() if wires is None else wires):
             source, target = self.node_items.get(wire.source), self.node_items.get(wire.target)
             if source is None or target is None:
                 continue
             start = source.port_pos(wire.source_port, output=True)
             end = target.port_pos(wire.target_port, output=False)
-            lane, side = self._lane(start, end, {wire.source, wire.target}, boxes)
-            wire.set_route(start, end, lane, side)
-
-    def _box_index(self) -> tuple[list[float], list[tuple[float, float, float, str]]]:
-        """Node boxes sorted by their top edge (tops, boxes as (top, left, right, id)).
-        Routing asks this, not the scene's index: the scene re-indexes every wire whose
-        shape changes, which made routing a 500-node graph take seconds."""
-        found = sorted((item.pos().y(), item.pos().x(), item.pos().x() + NODE_WIDTH, node_id)
-                       for node_id, item in self.node_items.items())
-        return [b[0] for b in found], found
-
-    def _lane(self, start: QPointF, end: QPointF, ends: set[str], index) -> tuple[Optional[float], int]:
-        """(None, 0) when the direct curve meets no other box; else the x of the vertical
-        lane nearest the middle that no box between the two ends' heights covers, and the
-        side its label goes to (+1 right, -1 left: away from the boxes beside it).
-
-        A wire that runs upwards (its target is level with or above its source, as when
-        nodes sit side by side) always takes a lane: a direct curve would cross both boxes.
-        Its own two boxes count as obstacles then."""
-        upward = end.y() - start.y() < BEND
-        top, bottom = start.y() + BEND / 2, end.y() - BEND / 2
-        if upward:
-            top, bottom = end.y() - BEND, start.y() + BEND
-        tops, boxes = index
-        first, last = bisect_left(tops, top - NODE_HEIGHT), bisect_left(tops, bottom)
-        # an upward wire's label sits below its source, not in its lane: any gap will do
-        margin, min_gap = (UP_LANE_MARGIN, 0) if upward else (LANE_MARGIN, MIN_LANE_GAP)
-        between = [(left - margin, right + margin) for y, left, right, node_id in boxes[first:last]
-                   if (upward or node_id not in ends) and y < bottom and y + NODE_HEIGHT > top]
-        low, high = min(start.x(), end.x()) - 2, max(start.x(), end.x()) + 2
-        if not upward and not any(lo + LANE_MARGIN < high and hi - LANE_MARGIN > low for lo, hi in between):
-            return None, 0
-        merged: list[list[float]] = []
-        for lo, hi in sorted(between):
-            if merged and lo <= merged[-1][1] + min_gap:  # too narrow a gap for a wire and its label
-                merged[-1][1] = max(merged[-1][1], hi)
-            else:
-                merged.append([lo, hi])
-        middle = (start.x() + end.x()) / 2
-        for lo, hi in merged:
-            if lo < middle < hi:
-                if upward:  # the side of the target that faces the source
-                    return (lo if start.x() < end.x() else hi), 0
-                return (lo, -1) if middle - lo <= hi - middle else (hi, 1)
-        return middle, 0
+            lane, side = boxes.lane(to_flow(self.flow, (start.x(), start.y())), to_flow(self.flow, (end.x(), end.y())),
+                                    {wire.source, wire.target})
+            wire.set_route(start, end, lane, side, self.flow)
 
     def node_item_moved(self, item: NodeItem) -> None:
         """A box moved (dragged, or placed from the document): its wires follow."""
@@ -357,7 +326,7 @@ class GraphScene(QGraphicsScene):
         item = self.node_items[spot.node]
         self._pending_from = spot
         self._verdicts.clear()
-        self._pending = PendingWire(item.port_pos(spot.port, spot.output), spot.output)
+        self._pending = PendingWire(item.port_pos(spot.port, spot.output), spot.output, self.flow)
         self.addItem(self._pending)
 
     def verdict_at(self, pos: QPointF) -> tuple[Optional[tuple], Verdict]:
@@ -399,7 +368,10 @@ class GraphScene(QGraphicsScene):
         text = ""
         if key is not None and not verdict.ok:
             text = verdict.reason + (f"\n{verdict.hint}" if verdict.hint else "")
-        self._pending.follow(pos, ok=key is None or verdict.ok, message=text)
+        view = self.views()[0] if self.views() else None
+        visible = view.mapToScene(view.viewport().rect()).boundingRect() if view is not None else None
+        zoom = view.transform().m11() if view is not None else 1.0
+        self._pending.follow(pos, ok=key is None or verdict.ok, message=text, visible=visible, zoom=zoom)
 
     def _finish_wire(self, pos: QPointF) -> None:
         key, verdict = self.verdict_at(pos)
@@ -426,23 +398,15 @@ class GraphScene(QGraphicsScene):
     # ------------------------------------------------------------------ background
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         super().drawBackground(painter, rect)
-        scale = painter.worldTransform().m11()
-        if scale < 0.5:
+        if painter.worldTransform().m11() * GRID < 16:
             return  # a grid this dense is noise
         painter.setPen(QPen(QColor(style.GRID_COLOR), 0))
-        left = int(rect.left()) - int(rect.left()) % GRID
-        top = int(rect.top()) - int(rect.top()) % GRID
-        lines = []
-        x = left
-        while x < rect.right():
-            lines.append((QPointF(x, rect.top()), QPointF(x, rect.bottom())))
-            x += GRID * 2
-        y = top
-        while y < rect.bottom():
-            lines.append((QPointF(rect.left(), y), QPointF(rect.right(), y)))
-            y += GRID * 2
-        for a, b in lines:
-            painter.drawLine(a, b)
+        # lines at multiples of GRID wherever the exposed strip starts, so that the strips
+        # painted while panning continue the lines already on screen
+        for x in grid_lines(rect.left(), rect.right(), GRID):
+            painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+        for y in grid_lines(rect.top(), rect.bottom(), GRID):
+            painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
 
     def _on_selection_changed(self) -> None:
         self.nodeSelectionChanged.emit(self.selected_ids())

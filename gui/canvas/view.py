@@ -1,6 +1,10 @@
 """The canvas view: zoom (wheel, keys), pan (middle button or space + drag), fit to view,
-rubber-band selection, blocks dropped from the palette, and the block search that opens
-on a double-click or when a wire is let go on empty canvas."""
+arrange, rubber-band selection, blocks dropped from the palette, and the block search
+that opens on a double-click or when a wire is let go on empty canvas.
+
+Fitting, opening and arranging never choose a zoom at which the nodes' text is
+unreadable (:mod:`gui.readable`): a graph too large for one readable screen is laid out
+in columns (or rows) that use the window's shape, and shown from its start."""
 
 from __future__ import annotations
 
@@ -10,19 +14,24 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QGraphicsView
 
+from gui.canvas.node_item import text_height
 from gui.canvas.scene import GraphScene
 from gui.document import starter_params
-from gui.layout import LAYER_PITCH, NODE_HEIGHT, NODE_WIDTH
+from gui.layout import LAYER_PITCH, NODE_HEIGHT, NODE_WIDTH, wrapped_layout
+from gui.readable import Screen, choose_view, readable_zoom
 from gui.style import BLOCK_MIME_TYPE
 
 MIN_SCALE, MAX_SCALE = 0.05, 4.0
 ZOOM_STEP = 1.2
+SCENE_SLACK = 2000  # room to scroll beyond the graph, so that any part of it can be centred
 
 
 class GraphView(QGraphicsView):
     """Shows a :class:`GraphScene`; ``nodesAdded`` reports nodes the user added here."""
 
     nodesAdded = Signal(list)
+    viewChanged = Signal()  # zoomed, scrolled or resized: the overview follows
+    sceneReplaced = Signal()  # another document's scene is shown
 
     def __init__(self, scene: GraphScene, parent=None):
         super().__init__(scene, parent)
@@ -35,10 +44,18 @@ class GraphView(QGraphicsView):
         self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.DontSavePainterState, True)
+        # scroll bars always there: the viewport's size, which layouts are made for, stays put
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOn)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOn)
         self.setAcceptDrops(not scene.read_only)
         self._pan_from: Optional[QPointF] = None
         self._space = False
         self.popup = None  # the open block search, for tests
+        # until the user zooms or pans, a resized view fits the graph again (a window
+        # manager may size the window after the file was opened)
+        self._fitted = False
+        self.horizontalScrollBar().valueChanged.connect(self.viewChanged)
+        self.verticalScrollBar().valueChanged.connect(self.viewChanged)
         self._connect(scene)
 
     def set_graph_scene(self, scene: GraphScene) -> None:
@@ -51,7 +68,9 @@ class GraphView(QGraphicsView):
         self.setScene(scene)
         self.setAcceptDrops(not scene.read_only)
         self.resetTransform()
+        self._fitted = False
         self._connect(scene)
+        self.sceneReplaced.emit()
 
     def _connect(self, scene: GraphScene) -> None:
         scene.canvasDoubleClicked.connect(self._search_at)
@@ -68,42 +87,109 @@ class GraphView(QGraphicsView):
     def zoom_by(self, factor: float) -> None:
         factor = max(MIN_SCALE / self.zoom(), min(MAX_SCALE / self.zoom(), factor))
         self.scale(factor, factor)
+        self.viewChanged.emit()
 
     def zoom_in(self) -> None:
+        self._fitted = False
         self.zoom_by(ZOOM_STEP)
 
     def zoom_out(self) -> None:
+        self._fitted = False
         self.zoom_by(1 / ZOOM_STEP)
 
     def zoom_reset(self) -> None:
-        self.zoom_by(1 / self.zoom())
+        """100 %, about the middle of the view; if that leaves no node in view (the graph
+        was small and off-centre), the nearest node is brought to the middle."""
+        self._fitted = False
+        self._zoom_about_center(1.0 / self.zoom())
+        rect = self.graph_scene.nodes_rect()
+        visible = self.visible_scene_rect()
+        if rect.isEmpty() or visible.intersects(rect):
+            return
+        middle = visible.center()
+        nearest = min(self.graph_scene.node_items.values(),
+                      key=lambda item: _distance(item.sceneBoundingRect().center(), middle))
+        self.centerOn(nearest.sceneBoundingRect().center())
+
+    def _zoom_about_center(self, factor: float) -> None:
+        middle = self.mapToScene(self.viewport().rect().center())
+        anchor = self.transformationAnchor()
+        self.setTransformationAnchor(QGraphicsView.NoAnchor)
+        self.zoom_by(factor)
+        self.centerOn(middle)
+        self.setTransformationAnchor(anchor)
+
+    # ------------------------------------------------------------------ readable fitting
+    def readable_zoom(self) -> float:
+        """The smallest zoom at which the nodes' id, block and shape (and the wires'
+        labels) are readable."""
+        return readable_zoom(text_height())
+
+    def text_pixels(self) -> float:
+        """How high the nodes' text is drawn at the current zoom, in screen pixels."""
+        return self.zoom() * text_height()
+
+    def screen(self, settle: bool = False) -> Screen:
+        """This view as a screen to lay out and fit for: its size and readable zooms.
+        ``settle`` first applies the window's pending layout (dock sizes given when the
+        window is shown apply later), so that a file opened right after ``show()`` is
+        laid out for the size the user will see."""
+        if settle and self.window().layout() is not None:
+            self.window().layout().activate()
+        size = self.viewport().size()
+        return Screen(size.width(), size.height(), self.readable_zoom())
 
     def fit_all(self) -> None:
-        """Show every node (never magnified beyond 100 %: small graphs stay readable)."""
+        """Show the whole graph at the largest zoom up to 100 %, but never smaller than
+        readable: a graph that does not fit readably is shown from its start (top left,
+        where an automatic layout begins its reading order)."""
         rect = self.graph_scene.nodes_rect()
         if rect.isEmpty():
             return
-        rect = rect.adjusted(-30, -30, 30, 30)
-        self.setSceneRect(self.graph_scene.itemsBoundingRect().united(rect).adjusted(-2000, -2000, 2000, 2000))
-        self.fitInView(rect, Qt.KeepAspectRatio)
-        if self.zoom() > 1.0:
-            self.zoom_reset()
-        self.centerOn(rect.center())
+        self._extend_scene_rect(rect)
+        choice = choose_view(self.screen(), rect.left(), rect.top(), rect.width(), rect.height())
+        self.zoom_by(choice.zoom / self.zoom())
+        self.centerOn(choice.center_x, choice.center_y)
+        self._fitted = True
+        self.viewChanged.emit()
 
-    def show_readable(self, min_zoom: float = 0.75) -> None:
-        """Fit the graph to the view; if that makes labels too small to read, zoom to
-        ``min_zoom`` instead and show the top of the graph (where data enters)."""
-        self.fit_all()
-        rect = self.graph_scene.nodes_rect()
-        if rect.isEmpty() or self.zoom() >= min_zoom:
+    def _extend_scene_rect(self, rect: QRectF) -> None:
+        room = self.graph_scene.itemsBoundingRect().united(rect)
+        self.setSceneRect(room.adjusted(-SCENE_SLACK, -SCENE_SLACK, SCENE_SLACK, SCENE_SLACK))
+
+    def layout_function(self, direction: str):
+        """``arrange(ids, sources)``: positions in ``direction`` that fit this view at a
+        readable zoom (for arranging, and for a file opened without positions)."""
+        return lambda ids, sources: wrapped_layout(ids, sources, direction, self.screen(settle=True))
+
+    def arrange(self, direction: Optional[str] = None) -> None:
+        """Lay the graph out for this window (in ``direction``, default the document's),
+        as one undo step, and fit it."""
+        document = self.graph_scene.document
+        if not document.graph.nodes:
             return
-        self.zoom_by(min_zoom / self.zoom())
-        visible = self.visible_scene_rect()
-        self.centerOn(rect.center().x(), rect.top() - 20 + visible.height() / 2)
+        direction = direction or document.layout_direction
+        document.arrange(document.layered_positions(arrange=self.layout_function(direction)), direction)
+        self.graph_scene.route_wires()  # before fitting: routed wires are part of the picture
+        self.fit_all()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fitted:
+            self.fit_all()
+        self.viewChanged.emit()
+
+    def center_at(self, point: QPointF) -> None:
+        """Put the scene ``point`` in the middle of the view (the overview's clicks)."""
+        self._fitted = False
+        self.centerOn(point)
 
     def center_on_node(self, node_id: str) -> None:
+        """Bring a node into view: centred, unless it is in view already (then the view
+        stays put, so that the rest of the graph does not jump away)."""
         item = self.graph_scene.node_items.get(node_id)
-        if item is not None:
+        if item is not None and not self.visible_scene_rect().contains(item.sceneBoundingRect()):
+            self._fitted = False
             self.centerOn(item.sceneBoundingRect().center())
 
     def wheelEvent(self, event: QWheelEvent) -> None:
@@ -114,6 +200,7 @@ class GraphView(QGraphicsView):
         if steps:
             # keep the scene point under the wheel's position in place (Qt's own anchor
             # follows the last mouse move, which a wheel event does not update)
+            self._fitted = False
             pos = event.position().toPoint()
             before = self.mapToScene(pos)
             self.setTransformationAnchor(QGraphicsView.NoAnchor)
@@ -162,6 +249,7 @@ class GraphView(QGraphicsView):
 
     def pan_by(self, dx: float, dy: float) -> None:
         """Scroll the canvas by (dx, dy) screen pixels."""
+        self._fitted = False
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + round(dx))
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(dy))
 
@@ -241,3 +329,7 @@ class GraphView(QGraphicsView):
 
     def visible_scene_rect(self) -> QRectF:
         return self.mapToScene(self.viewport().rect()).boundingRect()
+
+
+def _distance(a: QPointF, b: QPointF) -> float:
+    return ((a.x() - b.x()) ** 2 + (a.y() - b.y()) ** 2) ** 0.5

@@ -1,9 +1,12 @@
-"""A wire on the canvas: a curve from an output port down to an input port, labeled with
-the shape of the tensor it carries.
+"""A wire on the canvas: a curve from an output port to an input port, labeled with the
+shape of the tensor it carries.
 
-A wire that would cross other boxes (a skip connection past several layers) is routed
-through a free vertical lane beside them; the scene computes the lane (it knows where the
-boxes are) and hands it to :meth:`WireItem.set_route`.
+A wire that would cross other boxes (a skip connection past several layers, or the wire
+from the end of one column of a wrapped layout to the start of the next) is routed
+through a free lane beside them; the scene computes the lane (it knows where the boxes
+are, see :mod:`gui.routing`) and hands it to :meth:`WireItem.set_route`. Paths are built
+in flow coordinates, so the same code draws graphs that flow down and graphs that flow
+right.
 """
 
 from __future__ import annotations
@@ -23,10 +26,16 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from gui import style
-from gui.canvas.node_item import FAR_OUT
-from gui.layout import V_GAP
+from gui.canvas.node_item import text_font
+from gui.layout import DOWN, Flow, flow_of
+from gui.readable import FULL, detail_level
+from gui.routing import from_flow, is_backward, label_anchor, to_flow, wire_points
 
-BEND = V_GAP / 2  # the height over which a routed wire swings into its lane
+
+def label_font() -> QFont:
+    """The wire labels' font: as large as a node's text, so that both are readable at
+    the same zoom."""
+    return text_font()
 
 
 class WireItem(QGraphicsItem):
@@ -44,11 +53,12 @@ class WireItem(QGraphicsItem):
         self.start = QPointF()
         self.end = QPointF()
         self.lane: Optional[float] = None
-        self.side = 0  # where the label sits beside a lane: -1 left, 0 centred, +1 right
+        self.side = 0  # where the label sits beside a lane: -1 before it, 0 centred, +1 after it
+        self.flow: Flow = flow_of(DOWN)
         self._path = QPainterPath()
         self._label_rect = QRectF()
-        self._font = QFont()
-        self._font.setPointSizeF(7.5)
+        self._font = label_font()
+        self.text_height = QFontMetricsF(self._font).height()
 
     def set_label(self, text: str, broken: bool, tooltip: str) -> None:
         if text != self.label or broken != self.broken:
@@ -58,38 +68,44 @@ class WireItem(QGraphicsItem):
             self.update()
         self.setToolTip(tooltip)
 
-    def set_route(self, start: QPointF, end: QPointF, lane: Optional[float], side: int = 0) -> None:
-        """Run from ``start`` to ``end``; through the vertical line x = ``lane`` if given,
-        with the label on ``side`` of it (away from the boxes the lane passes)."""
-        if start == self.start and end == self.end and lane == self.lane and side == self.side:
+    def set_route(self, start: QPointF, end: QPointF, lane: Optional[float], side: int = 0,
+                  flow: Optional[Flow] = None) -> None:
+        """Run from ``start`` to ``end`` (scene points); through the lane at across-
+        coordinate ``lane`` if given, with the label on ``side`` of it (away from the
+        boxes the lane passes)."""
+        flow = flow or self.flow
+        if (start == self.start and end == self.end and lane == self.lane and side == self.side
+                and flow is self.flow):
             return
         self.prepareGeometryChange()
-        self.start, self.end, self.lane, self.side = QPointF(start), QPointF(end), lane, side
+        self.start, self.end, self.lane, self.side, self.flow = QPointF(start), QPointF(end), lane, side, flow
         self._path = self._make_path()
         self._update_label_rect()
 
+    def _ends(self):
+        return (to_flow(self.flow, (self.start.x(), self.start.y())),
+                to_flow(self.flow, (self.end.x(), self.end.y())))
+
     def label_center(self) -> QPointF:
-        """Where the shape label sits: mid-lane for a routed wire, mid-curve otherwise."""
-        if self.lane is not None and self.end.y() - self.start.y() < BEND:  # upward: below the source
-            return QPointF((self.start.x() + self.lane) / 2, self.start.y() + BEND / 2)
-        if self.lane is not None:
-            return QPointF(self.lane, (self.start.y() + BEND + self.end.y() - BEND) / 2)
-        return self._path.pointAtPercent(0.5)
+        """Where the shape label sits: beside the lane for a routed wire, mid-curve otherwise."""
+        start, end = self._ends()
+        anchor = label_anchor(self.flow, start, end, self.lane)
+        if anchor is None:
+            return self._path.pointAtPercent(0.5)
+        return QPointF(*from_flow(self.flow, anchor))
 
     def label_rect(self) -> QRectF:
         return QRectF(self._label_rect)
 
     def _make_path(self) -> QPainterPath:
-        s, e = self.start, self.end
-        path = QPainterPath(s)
-        if self.lane is None:
-            dy = max(abs(e.y() - s.y()) / 2, 40.0)
-            path.cubicTo(QPointF(s.x(), s.y() + dy), QPointF(e.x(), e.y() - dy), e)
-            return path
-        x = self.lane
-        path.cubicTo(QPointF(s.x(), s.y() + BEND / 2), QPointF(x, s.y() + BEND / 2), QPointF(x, s.y() + BEND))
-        path.lineTo(QPointF(x, e.y() - BEND))
-        path.cubicTo(QPointF(x, e.y() - BEND / 2), QPointF(e.x(), e.y() - BEND / 2), e)
+        start, end = self._ends()
+        path = QPainterPath(QPointF(*from_flow(self.flow, start)))
+        for kind, points in wire_points(self.flow, start, end, self.lane):
+            scene = [QPointF(*from_flow(self.flow, p)) for p in points]
+            if kind == "cubic":
+                path.cubicTo(*scene)
+            else:
+                path.lineTo(scene[0])
         return path
 
     def _update_label_rect(self) -> None:
@@ -100,10 +116,15 @@ class WireItem(QGraphicsItem):
         width = metrics.horizontalAdvance(self.label) + 8
         height = metrics.height() + 2
         center = self.label_center()
-        left = center.x() - width / 2
-        if self.lane is not None and self.side and self.end.y() - self.start.y() >= BEND:
-            left = center.x() + 3 if self.side > 0 else center.x() - 3 - width
-        self._label_rect = QRectF(left, center.y() - height / 2, width, height)
+        rect = QRectF(center.x() - width / 2, center.y() - height / 2, width, height)
+        start, end = self._ends()
+        if self.lane is not None and self.side and not is_backward(self.flow, start, end):
+            # beside the lane, on the side away from the boxes it passes
+            if self.flow.direction == DOWN:
+                rect.moveLeft(center.x() + 3 if self.side > 0 else center.x() - 3 - width)
+            else:
+                rect.moveTop(center.y() + 3 if self.side > 0 else center.y() - 3 - height)
+        self._label_rect = rect
 
     # ------------------------------------------------------------------ drawing
     def boundingRect(self) -> QRectF:
@@ -117,7 +138,8 @@ class WireItem(QGraphicsItem):
         return outline
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
-        near = option.levelOfDetailFromTransform(painter.worldTransform()) >= FAR_OUT
+        zoom = option.levelOfDetailFromTransform(painter.worldTransform())
+        near = detail_level(zoom, self.text_height, self.text_height) == FULL  # a label only where it is readable
         painter.setRenderHint(QPainter.Antialiasing, near)
         color = QColor(style.ERROR_COLOR) if self.broken else QColor(style.WIRE_COLOR)
         if self.isSelected():
@@ -139,40 +161,71 @@ class WireItem(QGraphicsItem):
 
 class PendingWire(QGraphicsItem):
     """The wire following the mouse while the user drags from a port, with the verdict
-    (why it cannot connect here) written beside the cursor."""
+    (why it cannot connect here) written beside the cursor: at the screen size of
+    normal text whatever the zoom, and kept inside the visible part of the canvas."""
 
-    def __init__(self, anchor: QPointF, from_output: bool):
+    def __init__(self, anchor: QPointF, from_output: bool, flow: Optional[Flow] = None):
         super().__init__()
         self.anchor = QPointF(anchor)
         self.from_output = from_output
+        self.flow = flow or flow_of(DOWN)
         self.tip = QPointF(anchor)
         self.ok = True
         self.message = ""
         self.setZValue(10)
         self._font = QFont()
-        self._font.setPointSizeF(8)
+        self._font.setPointSizeF(9)
+        self._scale = 1.0  # scene units per screen pixel: the message keeps its screen size
+        self._visible = QRectF()  # the part of the scene the view shows
+        self._message_box = QRectF()
 
-    def follow(self, tip: QPointF, ok: bool = True, message: str = "") -> None:
+    def follow(self, tip: QPointF, ok: bool = True, message: str = "", visible: Optional[QRectF] = None,
+               zoom: float = 1.0) -> None:
+        """Move the loose end to ``tip``; ``visible`` (scene rectangle of the view) and
+        ``zoom`` place and size the message so that it stays whole on screen."""
         self.prepareGeometryChange()
         self.tip, self.ok, self.message = QPointF(tip), ok, message
+        self._scale = 1.0 / max(zoom, 1e-6)
+        self._visible = QRectF(visible) if visible is not None else QRectF()
+        self._message_box = self._place_message()
         self.update()
 
     def _path(self) -> QPainterPath:
         s, e = (self.anchor, self.tip) if self.from_output else (self.tip, self.anchor)
-        dy = max(abs(e.y() - s.y()) / 2, 40.0)
+        start, end = to_flow(self.flow, (s.x(), s.y())), to_flow(self.flow, (e.x(), e.y()))
         path = QPainterPath(s)
-        path.cubicTo(QPointF(s.x(), s.y() + dy), QPointF(e.x(), e.y() - dy), e)
+        for _kind, points in wire_points(self.flow, start, end, None):
+            path.cubicTo(*[QPointF(*from_flow(self.flow, p)) for p in points])
         return path
 
-    def _message_rect(self) -> QRectF:
+    def _place_message(self) -> QRectF:
+        """The message's box in scene units: below-right of the cursor, flipped to the left
+        (or above) where it would leave the visible canvas, then pushed inside it."""
         if not self.message:
             return QRectF()
         metrics = QFontMetricsF(self._font)
-        rect = metrics.boundingRect(QRectF(0, 0, 320, 400), Qt.TextWordWrap, self.message)
-        return rect.translated(self.tip + QPointF(14, 10)).adjusted(-5, -3, 5, 3)
+        text = metrics.boundingRect(QRectF(0, 0, 320, 400), Qt.TextWordWrap, self.message)
+        k = self._scale
+        width, height = (text.width() + 10) * k, (text.height() + 6) * k
+        gap_x, gap_y = 14 * k, 10 * k
+        box = QRectF(self.tip.x() + gap_x, self.tip.y() + gap_y, width, height)
+        area = self._visible
+        if area.isEmpty():
+            return box
+        if box.right() > area.right():
+            box.moveRight(self.tip.x() - gap_x)
+        if box.bottom() > area.bottom():
+            box.moveBottom(self.tip.y() - gap_y)
+        box.moveLeft(max(area.left(), min(box.left(), area.right() - box.width())))
+        box.moveTop(max(area.top(), min(box.top(), area.bottom() - box.height())))
+        return box
+
+    def message_rect(self) -> QRectF:
+        """Where the message is drawn (scene coordinates)."""
+        return QRectF(self._message_box)
 
     def boundingRect(self) -> QRectF:
-        return self._path().boundingRect().adjusted(-4, -4, 4, 4).united(self._message_rect().adjusted(-2, -2, 2, 2))
+        return self._path().boundingRect().adjusted(-4, -4, 4, 4).united(self._message_box.adjusted(-2, -2, 2, 2))
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         painter.setRenderHint(QPainter.Antialiasing, True)
@@ -183,10 +236,16 @@ class PendingWire(QGraphicsItem):
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self._path())
         if self.message:
-            rect = self._message_rect()
+            box = self._message_box
+            painter.save()
+            # draw in screen-sized units: the message reads the same at any zoom
+            painter.translate(box.topLeft())
+            painter.scale(self._scale, self._scale)
+            inner = QRectF(0, 0, box.width() / self._scale, box.height() / self._scale)
             painter.setPen(QPen(color, 1))
             painter.setBrush(QColor("#fffaf0") if not self.ok else QColor("#f0fff4"))
-            painter.drawRoundedRect(rect, 4, 4)
+            painter.drawRoundedRect(inner, 4, 4)
             painter.setFont(self._font)
             painter.setPen(QColor("#1a202c"))
-            painter.drawText(rect.adjusted(5, 3, -5, -3), Qt.TextWordWrap, self.message)
+            painter.drawText(inner.adjusted(5, 3, -5, -3), Qt.TextWordWrap, self.message)
+            painter.restore()

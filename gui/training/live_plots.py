@@ -4,9 +4,9 @@ about ten times a second from the growing list of training events, off the windo
 ``LivePlots`` holds the events of one run. ``add_event`` only appends and marks the plots
 out of date; a single-shot timer sends the plots that are on screen to a render thread at
 most every ``REDRAW_INTERVAL_MS`` (one render per plot in flight, so a burst of events costs
-one redraw), and hidden plots are drawn when they are shown. ``overlay`` draws the loss
-curves of several runs on one axes (the "Compare" tab), e.g. the RNN and the LSTM memory
-demos side by side.
+one redraw), and hidden plots are drawn when they are shown. ``overlay`` draws several
+runs on shared axes (the "Compare" tab: loss, accuracy and time-step gradients, one legend
+entry per run; :mod:`gui.training.compare_plots`), e.g. the RNN and the LSTM memory demos.
 
 Why a render thread: drawing one of these figures with matplotlib (constrained layout, Agg)
 takes 100-200 ms of CPU on a small machine; in the window's thread that would stall the
@@ -23,7 +23,6 @@ and slows the render thread to a crawl (about 1 s per plot instead of 0.15 s).
 from __future__ import annotations
 
 import io
-import math
 import queue
 import sys
 import threading
@@ -37,8 +36,6 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 from PySide6.QtCore import QObject, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import (
@@ -59,6 +56,7 @@ from builder import (
     draw_loss,
     draw_timestep_gradients,
 )
+from gui.training.compare_plots import draw_overlay
 
 REDRAW_INTERVAL_MS = 100  # at most ~10 redraws a second
 SAVE_DPI = 120
@@ -70,7 +68,8 @@ GRID = {"alpha": 0.3, "linewidth": 0.6}
 LOSS, GRADIENTS, TIME_STEPS, COMPARE = "Loss", "Gradient flow", "Time steps", "Compare"
 TIME_STEPS_HINT = ("Gradient reaching each time step of a recurrent block (rnn, lstm, gru): "
                    "appears when the run reports it")
-COMPARE_HINT = "Select runs in the runs list to compare their loss curves"
+COMPARE_HINT = ("Select several runs in the runs list (Ctrl-click), or add runs of other graphs with "
+                "Add run…, to compare their loss, accuracy and time-step gradients")
 
 # Every matplotlib draw of this module holds this lock: the render thread and the window's
 # thread never draw at the same time (matplotlib is not thread-safe; pyparsing in mathtext).
@@ -387,8 +386,8 @@ class LivePlots(QWidget):
 
     # --- comparing runs ----------------------------------------------------------------------
     def overlay(self, runs: list[tuple[str, list[dict]]]) -> None:
-        """Draw the loss curves of ``runs`` ((name, events) pairs) on one axes in the Compare
-        tab, and show that tab; an empty list hides the comparison."""
+        """Draw ``runs`` ((legend label, events) pairs) on shared axes in the Compare tab
+        (loss, accuracy, time-step gradients), and show that tab; an empty list hides it."""
         self._runs = [(str(name), list(events)) for name, events in runs]
         self._runs_version += 1
         self._set_tab_available(COMPARE, bool(self._runs), COMPARE_HINT)
@@ -517,93 +516,6 @@ def _fit_colorbar_labels(fig: Figure) -> None:
             cut = text.rfind(" ", 0, len(text) // 2 + 1)
         if cut > 0:
             label.set_text(text[:cut] + "\n" + text[cut + 1:])
-
-
-# --- comparing runs ----------------------------------------------------------------------------
-def _finite(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _epoch_losses(events: list[dict]) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-    """(epoch, train loss) and (epoch, val loss) points of one run; a run stopped in its first
-    epoch gives its logged step losses at fractional epochs instead."""
-    by_epoch: dict[float, dict] = {}
-    for event in events:
-        if event.get("event") == "epoch" and _finite(event.get("epoch")) is not None:
-            by_epoch[float(event["epoch"])] = event  # a resumed run may repeat an epoch: keep the last
-    train = [(x, v) for x, e in sorted(by_epoch.items()) if (v := _finite(e.get("train_loss"))) is not None]
-    val = [(x, v) for x, e in sorted(by_epoch.items()) if (v := _finite(e.get("val_loss"))) is not None]
-    if not train:
-        per_epoch = next((e.get("steps_per_epoch") for e in events if e.get("event") == "run_started"), None)
-        if isinstance(per_epoch, int) and per_epoch > 0:
-            train = [(e["step"] / per_epoch, v) for e in events
-                     if e.get("event") == "step" and _finite(e.get("step")) is not None
-                     and (v := _finite(e.get("loss"))) is not None]
-    return train, val
-
-
-def _loss_name(runs: list[tuple[str, list[dict]]]) -> str:
-    names = set()
-    for _, events in runs:
-        started = [e for e in events if e.get("event") == "run_started"]
-        name = str((started[-1].get("settings") or {}).get("loss", "")) if started else ""
-        if name in ("", "auto"):
-            classified = any(e.get("train_accuracy") is not None for e in events if e.get("event") == "epoch")
-            name = "cross_entropy" if classified else ("mse" if started else "")
-        names.add(name)
-    if names == {"cross_entropy"}:
-        return "loss (cross-entropy, nats per sample)"
-    if names == {"mse"}:
-        return "loss (mean squared error)"
-    return "loss (mean per sample)"
-
-
-def draw_overlay(fig: Figure, runs: list[tuple[str, list[dict]]]) -> bool:
-    """Training (solid) and validation (dashed) loss per epoch of several runs on one axes,
-    one color per run, labelled with the run's name. False when no run has a loss."""
-    fig.clear()
-    fig.set_layout_engine("constrained")
-    curves = [(name, *_epoch_losses(events)) for name, events in runs]
-    curves = [(name, train, val) for name, train, val in curves if train or val]
-    if not curves:
-        ax = fig.add_subplot()
-        ax.set_axis_off()
-        message = "no loss recorded in the selected runs" if runs else "select runs to compare"
-        ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=LABEL, color="0.4", transform=ax.transAxes)
-        return False
-    ax = fig.add_subplot()
-    values = []
-    for i, (name, train, val) in enumerate(curves):
-        color = f"C{i % 10}"
-        marker = "o" if max(len(train), len(val)) <= 40 else None
-        if train:
-            ax.plot(*zip(*train), "-", color=color, linewidth=1.8, marker=marker, markersize=3.5, label=name)
-        if val:
-            ax.plot(*zip(*val), "--", color=color, linewidth=1.6, marker=marker, markersize=3.5,
-                    label=name if not train else f"_{name} validation")
-        values += [v for _, v in train + val]
-    if min(values) > 0 and max(values) / min(values) > 30:
-        ax.set_yscale("log")
-        plain = FuncFormatter(lambda value, _position: f"{value:g}")
-        ax.yaxis.set_major_formatter(plain)
-        if max(values) / min(values) < 1e4:  # a few decades: label 2x and 5x too, not only powers of ten
-            ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
-            ax.yaxis.set_minor_formatter(plain)
-    ax.set_xlabel("epoch", fontsize=LABEL)
-    ax.set_ylabel(_loss_name(runs), fontsize=LABEL)
-    ax.set_title("Loss of the selected runs", fontsize=TITLE)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.tick_params(labelsize=SMALL)
-    ax.grid(True, which="major", **GRID)
-    # one legend: a color per run, then what solid and dashed mean
-    handles, labels = ax.get_legend_handles_labels()
-    handles += [Line2D([], [], color="0.35", linestyle="-", linewidth=1.8),
-                Line2D([], [], color="0.35", linestyle="--", linewidth=1.6)]
-    labels += ["training loss", "validation loss"]
-    ax.legend(handles, labels, fontsize=SMALL, loc="best", framealpha=0.85)
-    return True
 
 
 __all__ = ["REDRAW_INTERVAL_MS", "RENDER_LOCK", "LivePlots", "draw_overlay"]

@@ -1,10 +1,15 @@
-"""The training panel: settings, Train / Stop / Resume, progress, messages, live plots and
-past runs of the open graph.
+"""The training panel: settings, Train / Stop / Resume, progress, messages, live plots,
+past runs of the open graph, and runs of other graphs to compare with.
 
 Training runs in a child process (:class:`gui.training.runner.TrainingRunner`, the
 headless ``modelbuilder train --json-events``), so the window never waits on it; the
 panel only reads its event stream. Nothing here trains or plots by itself: the engine
 does the work and :mod:`builder`'s plot functions draw the figures.
+
+A run trains a *snapshot* of the document (:mod:`gui.training.snapshot`): the graph file
+is never written, unsaved edits stay unsaved and are trained as they are. The panel's
+state belongs to the document (:mod:`gui.training.state`): opening another graph shows
+that graph's runs and messages, and opening the first again brings its state back.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -34,21 +39,18 @@ from gui import style
 from gui.document import GraphDocument
 from gui.training.live_plots import LivePlots
 from gui.training.runner import TrainingRunner
-from gui.training.runs_list import RunsList, load_run_events
+from gui.training.runs_list import RunsList, load_run_events, run_label
 from gui.training.settings_form import TrainingSettingsForm
+from gui.training.snapshot import relative_paths, untitled_runs_root, write_snapshot
+from gui.training.state import NOT_TRAINING, Progress, TrainingState, format_duration
+
+SIDE_WIDTH = 330  # the settings' width beside the plots
+MAX_SIDE_SHARE = 0.55  # the runs table may take this much of the panel's width to show all its columns
 
 
-def format_duration(seconds: float) -> str:
-    """``75`` -> ``1:15``; ``3725`` -> ``1:02:05``."""
-    seconds = max(0, int(round(seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def new_run_dir(graph_path: str, name: str) -> Path:
-    """``<graph folder>/runs/<name>-<date>-<time>`` (a suffix if that exists already)."""
-    base = Path(graph_path).resolve().parent / "runs"
+def new_run_dir_in(base: str | Path, name: str) -> Path:
+    """``<base>/<name>-<date>-<time>`` (a suffix if that exists already)."""
+    base = Path(base)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     candidate = base / f"{name}-{stamp}"
     number = 2
@@ -58,65 +60,21 @@ def new_run_dir(graph_path: str, name: str) -> Path:
     return candidate
 
 
-class Progress:
-    """Epoch, step, speed and time left, from the event stream."""
+def new_run_dir(graph_path: str, name: str) -> Path:
+    """``<graph folder>/runs/<name>-<date>-<time>`` (a suffix if that exists already)."""
+    return new_run_dir_in(Path(graph_path).resolve().parent / "runs", name)
 
-    def __init__(self) -> None:
-        self.epochs = 0
-        self.steps_per_epoch = 0
-        self.step = 0
-        self.start_step = 0
-        self.epoch = 0
-        self.samples_per_s: Optional[float] = None
-        self.started_at: Optional[float] = None  # event time of run_started
-        self.now = 0.0
 
-    def feed(self, event: dict) -> None:
-        kind = event.get("event")
-        self.now = float(event.get("time", self.now) or self.now)
-        if kind == "run_started":
-            self.epochs = int((event.get("settings") or {}).get("epochs") or 0)
-            self.steps_per_epoch = int(event.get("steps_per_epoch") or 0)
-            self.step = self.start_step = int(event.get("start_step") or 0)
-            self.epoch = int(event.get("start_epoch") or 0)
-            self.started_at = self.now
-        elif kind == "step":
-            self.step = int(event.get("step") or self.step)
-            self.epoch = int(event.get("epoch") or 0)
-            self.samples_per_s = event.get("samples_per_s") or self.samples_per_s
-        elif kind == "epoch":
-            self.step = int(event.get("step") or self.step)
-            self.epoch = int(event.get("epoch") or self.epoch)
-            self.samples_per_s = event.get("samples_per_s") or self.samples_per_s
-
-    @property
-    def total_steps(self) -> int:
-        return self.epochs * self.steps_per_epoch
-
-    def seconds_left(self) -> Optional[float]:
-        done = self.step - self.start_step
-        if self.started_at is None or done <= 0 or not self.total_steps:
-            return None
-        rate = done / max(self.now - self.started_at, 1e-6)
-        return (self.total_steps - self.step) / rate
-
-    def text(self) -> str:
-        if not self.total_steps:
-            return "starting…"
-        parts = [f"epoch {min(self.epoch + 1, self.epochs)}/{self.epochs}",
-                 f"step {self.step:,}/{self.total_steps:,}"]
-        if self.samples_per_s:
-            parts.append(f"{self.samples_per_s:,.0f} samples/s")
-        left = self.seconds_left()
-        if left is not None:
-            parts.append(f"{format_duration(left)} left")
-        return " · ".join(parts)
+def _state_key(document: GraphDocument) -> Optional[str]:
+    """Documents of one graph file share a state; an untitled one has its own (no key)."""
+    return str(Path(document.path).resolve()) if document.path else None
 
 
 class TrainingPanel(QWidget):
-    """Train the open graph and watch it learn. ``save_document`` is asked to save the
-    graph before a run (the trainer reads the file); ``nodeMarks`` carries gradient
-    warnings for the canvas; ``showProblems`` asks the window to show the problems list."""
+    """Train the open graph and watch it learn. ``nodeMarks`` carries gradient warnings
+    for the canvas; ``showProblems`` asks the window to show the problems list.
+    ``save_document`` is no longer needed to train (runs train a snapshot); it is kept
+    for callers that set it."""
 
     nodeMarks = Signal(dict)
     showProblems = Signal()
@@ -128,14 +86,15 @@ class TrainingPanel(QWidget):
         self.document: Optional[GraphDocument] = None
         self.save_document: Callable[[], bool] = lambda: False
         self.runner = TrainingRunner(self)
-        self.last_checkpoint: dict | None = None  # the last checkpoint event of the current run
-        self.progress = Progress()
-        self.run_dir: Optional[Path] = None
-        self._stderr: list[str] = []
-        self._marks: dict[str, str] = {}
+        self.untitled_runs_root: Optional[Path] = None  # None: untitled_runs_root() when needed
+        self.state = TrainingState("untitled")  # what the panel shows: the open document's
+        self._states: dict[str, TrainingState] = {}  # by graph file, for when it is opened again
+        self._run_state: Optional[TrainingState] = None  # the document whose run the runner trains
+        self._side_before_runs: Optional[int] = None
 
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("trainButton")
+        self.train_button.setToolTip("Train the graph as it is now (unsaved changes too); the file is not written")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("stopButton")
         self.resume_button = QPushButton("Resume")
@@ -145,7 +104,7 @@ class TrainingPanel(QWidget):
         self.progress_bar = QProgressBar()
         self.progress_bar.setTextVisible(False)
         self.progress_bar.setMaximumHeight(12)
-        self.progress_label = QLabel("Not training")
+        self.progress_label = QLabel(NOT_TRAINING)
         self.progress_label.setObjectName("trainingProgress")
         bar = QHBoxLayout()
         for button in (self.train_button, self.stop_button, self.resume_button):
@@ -171,7 +130,8 @@ class TrainingPanel(QWidget):
         split.addWidget(side)
         split.addWidget(self.plots)
         split.setStretchFactor(1, 1)
-        split.setSizes([330, 700])
+        split.setSizes([SIDE_WIDTH, 700])
+        self.splitter = split
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -188,85 +148,230 @@ class TrainingPanel(QWidget):
         self.runner.stderrText.connect(self._on_stderr)
         self.runner.finished.connect(self._on_finished)
         self.runs.runsSelected.connect(self._show_runs)
+        self.runs.message.connect(self.message)
+        # (with ``self`` as context, a timer that fires after the panel is gone does nothing)
+        self.runs.listChanged.connect(lambda: QTimer.singleShot(0, self, self._fit_runs))
+        side.currentChanged.connect(self._side_tab_changed)
         self._update_buttons()
         # tabbed with Problems: let the dock be short until a run needs the room
         self.setMinimumSize(200, 100)
 
+    # ------------------------------------------------------------------ compatibility
+    @property
+    def run_dir(self) -> Optional[Path]:
+        """The run started last from the open document (None: none yet)."""
+        return self.state.run_dir
+
+    @property
+    def progress(self) -> Progress:
+        return self.state.progress
+
+    @property
+    def last_checkpoint(self) -> Optional[dict]:
+        return self.state.last_checkpoint
+
     # ------------------------------------------------------------------ document
     def set_document(self, document: GraphDocument) -> None:
+        """Show ``document``'s training state: a document seen before gets its own back (also
+        after its file was opened again), a new one starts with its runs and the newest
+        run's plots. The same document again (its path changed: Save As) keeps its state."""
+        if document is self.document:
+            self._keep_view()
+            key = _state_key(document)
+            if key is not None:
+                self._states[key] = self.state
+            self.state.name = document.display_name
+            self.form.set_document(document)
+            self._show_runs_list()
+            self._update_buttons()
+            return
+        if self.document is not None:
+            self._keep_view()
         self.document = document
+        document.analysisChanged.connect(self._update_buttons)  # Train needs nodes: a new graph gets some
+        key = _state_key(document)
+        state = self._states.get(key) if key is not None else None
+        if state is None:
+            state = TrainingState(document.display_name)
+            if key is not None:
+                self._states[key] = state
+        self.state = state
         self.form.set_document(document)
-        self.runs.set_graph(document.path)
-        if not self.runner.is_running():
-            self.plots.clear()
-            self._set_marks({})
+        self._show_state()
+
+    def _keep_view(self) -> None:
+        """Put what the widgets show aside into the state (before another document's)."""
+        state = self.state
+        state.selected = self.runs.selected_runs()
+        state.added = self.runs.added_runs()
+        state.foreign = self.runs.foreign_runs()
+        state.plot_tab = self.plots.current_tab()
+        state.side_tab = self.side_tabs.currentIndex()
+
+    def _runs_root(self) -> Path:
+        return Path(self.untitled_runs_root) if self.untitled_runs_root is not None else untitled_runs_root()
+
+    def _show_runs_list(self) -> None:
+        state = self.state
+        self.runs.default_root = self._runs_root() if self.document is not None and not self.document.path else None
+        self.runs.set_graph(self.document.path if self.document is not None else None, added=state.added,
+                            foreign=state.foreign, selected=state.selected)
+
+    def _show_state(self) -> None:
+        """Show ``self.state`` in the widgets."""
+        state = self.state
+        self.messages.clear()
+        for text, kind in state.messages:
+            self._add_item(text, kind)
+        self.progress_label.setText(self._status_text(state))
+        low, high, value = state.bar
+        self.progress_bar.setRange(low, high)
+        self.progress_bar.setValue(value)
+        self._show_runs_list()
+        if state.fresh:  # first time: the newest run's curves, as after a click on it
+            state.fresh = False
+            newest = self.runs.all_runs()[:1]
+            if newest and not state.running:
+                state.selected = newest
+                self.runs.select_runs(newest)  # -> _show_runs
+        self.plots.set_events(state.events)
+        self._overlay(state.compared)
+        if state.plot_tab and not state.compared:
+            index = self.plots.tabs.indexOf(self.plots.page(state.plot_tab))
+            if self.plots.tabs.isTabEnabled(index):
+                self.plots.show_tab(state.plot_tab)
+        self.side_tabs.setCurrentIndex(state.side_tab)
+        self.nodeMarks.emit(dict(state.marks))
         self._update_buttons()
+
+    def _status_text(self, state: TrainingState) -> str:
+        other = self._run_state
+        if state is not other and other is not None and other.running and state.status_text == NOT_TRAINING:
+            return f"{NOT_TRAINING} ({other.name} is training: one run at a time)"
+        return state.status_text
 
     # ------------------------------------------------------------------ actions
     def train(self) -> bool:
-        """Start a new run of the open graph; False (with a message saying why) if it
-        cannot start: errors in the graph, not saved, or a run going on."""
-        if self.runner.is_running() or self.document is None:
+        """Start a new run of the open graph as it is now (a snapshot: the file is not
+        written); False (with a message saying why) if it cannot start: errors in the
+        graph, relative paths in a graph never saved, or a run going on."""
+        if self.document is None:
             return False
-        errors = [p for p in self.document.analysis.problems if p.is_error]
+        if self.runner.is_running():
+            self.message(f"{self._run_state.name if self._run_state else 'Another graph'} is training: "
+                         f"stop that run first (one run at a time).", "error")
+            return False
+        document = self.document
+        errors = [p for p in document.analysis.problems if p.is_error]
         if errors:
             self.message(f"The graph has {len(errors)} error{'s' * (len(errors) > 1)}; fix "
                          f"{'them' if len(errors) > 1 else 'it'} first (see Problems): {errors[0]}", "error")
             self.showProblems.emit()
             return False
-        if (self.document.path is None or self.document.is_modified) and not self.save_document():
-            self.message("Training reads the graph file: save it first.", "error")
+        graph_path = document.path
+        name = document.graph.name or (Path(graph_path).stem if graph_path else "untitled")
+        if graph_path is None:
+            relative = relative_paths(document.graph)
+            if relative:
+                self.message("This graph was never saved, and it reads files by paths relative to its file ("
+                             + "; ".join(relative) + "): save it first (File › Save As), or make those paths "
+                             "absolute.", "error")
+                return False
+            run_dir = new_run_dir_in(self._runs_root(), name)
+        else:
+            run_dir = new_run_dir(graph_path, name)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            snapshot = write_snapshot(document.graph, run_dir)
+        except OSError as error:
+            self.message(f"Cannot write the run folder {run_dir}: {error}", "error")
             return False
-        name = self.document.graph.name or Path(self.document.path).stem
-        self.run_dir = new_run_dir(self.document.path, name)
-        self._begin()
-        self.runner.start(str(self.document.path), str(self.run_dir))
-        self.message(f"Training {name} into {self.run_dir}", "info")
+        state = self.state
+        self._begin(state, run_dir)
+        state.graph_path = graph_path
+        self.runner.start(str(snapshot), str(run_dir), graph_source=graph_path)
+        if graph_path is None:
+            self.message(f"The graph is not saved: training a snapshot of it (its graph.yaml) in {run_dir}. Save "
+                         f"the graph to keep its runs beside it.", "info")
+        else:
+            unsaved = " with its unsaved changes" if document.is_modified else ""
+            self.message(f"Training {name}{unsaved} into {run_dir} (a snapshot in the run folder: "
+                         f"{Path(graph_path).name} is not written)", "info")
         return True
 
     def resume(self) -> bool:
-        """Continue the selected run (else the newest) up to the epochs in the form."""
+        """Continue the selected run of this graph (else its newest) up to the epochs in the form."""
         if self.runner.is_running():
             return False
-        chosen = self.runs.selected_runs() or self.runs.all_runs()[:1]
+        own = {p.resolve() for p in self.runs.all_runs()}
+        chosen = [p for p in self.runs.selected_runs() if p.resolve() in own] or self.runs.all_runs()[:1]
         if not chosen:
             self.message("No run of this graph to resume yet: press Train.", "error")
             return False
-        self.run_dir = Path(chosen[0])
-        self._begin()
-        self.plots.set_events(load_run_events(self.run_dir))
-        self.runner.resume(str(self.run_dir), epochs=self.form.values().get("epochs"))
-        self.message(f"Resuming {self.run_dir.name}", "info")
+        state = self.state
+        self._begin(state, Path(chosen[0]))
+        state.events = load_run_events(state.run_dir)
+        if state is self.state:
+            self.plots.set_events(state.events)
+        self.runner.resume(str(state.run_dir), epochs=self.form.values().get("epochs"))
+        self.message(f"Resuming {state.run_dir.name}", "info")
         return True
 
     def stop(self) -> None:
         """Ask the run to save a checkpoint and end."""
         if self.runner.is_running():
-            self.message("Stopping: the run saves a checkpoint first…", "info")
+            owner = self._run_state
+            if owner is not None and owner is not self.state:
+                self.message(f"Stopping the run of {owner.name}: it saves a checkpoint first…", "info")
+            self._say(owner or self.state, "Stopping: the run saves a checkpoint first…", "info")
             self.runner.stop()
 
-    def _begin(self) -> None:
-        self.progress = Progress()
-        self.last_checkpoint = None
-        self._stderr.clear()
-        self._set_marks({})
-        self.plots.clear()
-        self.progress_bar.setRange(0, 0)  # busy until the run says how long it is
-        self.progress_label.setText("starting…")
+    def _begin(self, state: TrainingState, run_dir: Path) -> None:
+        state.run_dir = run_dir
+        state.progress = Progress()
+        state.last_checkpoint = None
+        state.stderr = []
+        state.events = []
+        state.compared = []
+        state.running = True
+        state.status_text = "starting…"
+        state.bar = (0, 0, 0)  # busy until the run says how long it is
+        self._run_state = state
+        self._set_marks(state, {})
+        if state is self.state:
+            self.plots.clear()
+            self._overlay([])
+            self.progress_bar.setRange(0, 0)
+            self.progress_label.setText(state.status_text)
         self._update_buttons(running=True)
 
     # ------------------------------------------------------------------ events
     def _on_event(self, event: dict) -> None:
-        self.plots.add_event(event)
-        self.progress.feed(event)
+        state = self._run_state
+        if state is None:
+            return
+        shown = state is self.state
+        state.events.append(event)
+        if shown:
+            self.plots.add_event(event)
+        state.progress.feed(event)
         kind = event.get("event")
         if kind in ("run_started", "step", "epoch"):
-            if self.progress.total_steps:
-                self.progress_bar.setRange(0, self.progress.total_steps)
-                self.progress_bar.setValue(min(self.progress.step, self.progress.total_steps))
-            self.progress_label.setText(self.progress.text())
-        if kind == "run_started" and event.get("run_dir"):
-            self.runs.add_run(event["run_dir"])
+            progress = state.progress
+            if progress.total_steps:
+                state.bar = (0, progress.total_steps, min(progress.step, progress.total_steps))
+            state.status_text = progress.text()
+            if shown:
+                self.progress_bar.setRange(state.bar[0], state.bar[1])
+                self.progress_bar.setValue(state.bar[2])
+                self.progress_label.setText(state.status_text)
+        if kind == "run_started":
+            if event.get("run_dir"):
+                path = Path(event["run_dir"])
+                if all(p.resolve() != path.resolve() for p in state.added):
+                    state.added.append(path)
+                if shown:
+                    self.runs.add_run(path)
         elif kind == "epoch":
             accuracy = event.get("val_accuracy")
             text = f"epoch {event.get('epoch')}: train loss {event.get('train_loss', float('nan')):.4g}"
@@ -274,55 +379,97 @@ class TrainingPanel(QWidget):
                 text += f", val loss {event['val_loss']:.4g}"
             if accuracy is not None:
                 text += f", val accuracy {100 * accuracy:.1f}%"
-            self.message(text, "info")
+            self._say(state, text, "info")
         elif kind == "warning":
-            self.message(event.get("message", "warning"), "warning")
+            self._say(state, event.get("message", "warning"), "warning")
             if event.get("node"):
-                self._set_marks({**self._marks, event["node"]: event.get("message", "")})
+                self._set_marks(state, {**state.marks, event["node"]: event.get("message", "")})
         elif kind == "error":
             hint = f" ({event['hint']})" if event.get("hint") else ""
-            self.message(f"{event.get('message', 'the run failed')}{hint}; the last good checkpoint is kept",
-                         "error")
+            self._say(state, f"{event.get('message', 'the run failed')}{hint}; the last good checkpoint is kept",
+                      "error")
         elif kind == "checkpoint":
-            self.last_checkpoint = event  # what Resume continues from after a stop or a crash
+            state.last_checkpoint = event  # what Resume continues from after a stop or a crash
 
     def _on_stderr(self, text: str) -> None:
-        self._stderr.append(text)
+        if self._run_state is not None:
+            self._run_state.stderr.append(text)
 
     def _on_finished(self, code: int, status: str) -> None:
-        self._update_buttons(running=False)
-        self.progress_bar.setRange(0, max(self.progress.total_steps, 1))
+        state = self._run_state or self.state
+        state.running = False
+        shown = state is self.state
+        progress = state.progress
         if code == 0:
-            self.progress_bar.setValue(self.progress_bar.maximum())
-            self.message(f"Run {status}: {self.run_dir}", "info")
-        elif status == "stopped" or code == 130:
-            self.message(f"Stopped; the checkpoint is in {self.run_dir / 'checkpoints'}", "warning")
-        elif status == "crashed" and self.last_checkpoint is not None:
-            # killed (out of memory, the Stop timeout, a crash): the last checkpoint is whole,
-            # so Resume goes on from it exactly as after a stop
-            self.message(f"The training process ended unexpectedly (exit status {code}). Resume continues from "
-                         f"its last checkpoint (step {self.last_checkpoint.get('step')}).", "warning")
+            state.bar = (0, max(progress.total_steps, 1), max(progress.total_steps, 1))
+            self._say(state, f"Run {status}: {state.run_dir}", "info")
         else:
-            lines = [line for text in self._stderr for line in text.splitlines() if line.strip()]
-            reason = "\n".join(line for line in lines if line.startswith(("error", "  ", "    hint"))) \
-                or "\n".join(lines[-3:]) or f"exit status {code}"
-            self.message(f"The run failed: {reason}", "error")
-        self.progress_label.setText(f"{status} · " + self.progress.text() if self.progress.total_steps else status)
-        self.runs.refresh()
-        self.runFinished.emit(str(self.run_dir or ""), status)
+            state.bar = (0, max(progress.total_steps, 1), min(progress.step, max(progress.total_steps, 1)))
+            if status == "stopped" or code == 130:
+                self._say(state, f"Stopped; the checkpoint is in {state.run_dir / 'checkpoints'}", "warning")
+            elif status == "crashed" and state.last_checkpoint is not None:
+                # killed (out of memory, the Stop timeout, a crash): the last checkpoint is whole,
+                # so Resume goes on from it exactly as after a stop
+                self._say(state, f"The training process ended unexpectedly (exit status {code}). Resume continues "
+                                 f"from its last checkpoint (step {state.last_checkpoint.get('step')}).", "warning")
+            else:
+                lines = [line for text in state.stderr for line in text.splitlines() if line.strip()]
+                reason = "\n".join(line for line in lines if line.startswith(("error", "  ", "    hint"))) \
+                    or "\n".join(lines[-3:]) or f"exit status {code}"
+                self._say(state, f"The run failed: {reason}", "error")
+        state.status_text = f"{status} · " + progress.text() if progress.total_steps else status
+        if shown:
+            self.progress_bar.setRange(state.bar[0], state.bar[1])
+            self.progress_bar.setValue(state.bar[2])
+            self.progress_label.setText(state.status_text)
+            self.runs.refresh()
+        elif self.state is not None:
+            self.progress_label.setText(self._status_text(self.state))
+        self._update_buttons(running=False)
+        self.runFinished.emit(str(state.run_dir or ""), status)
 
     def _show_runs(self, paths: list) -> None:
-        """One past run selected: its plots; several: their loss curves on one axes."""
-        if self.runner.is_running() or not paths:
-            return
-        if len(paths) == 1:
-            self.plots.set_events(load_run_events(Path(paths[0])))
+        """One run selected: its plots; several: all of them in the Compare tab."""
+        state = self.state
+        state.selected = list(paths)
+        live = state is self._run_state and state.running
+        if len(paths) > 1:
+            self._overlay(paths)
+            state.compared = list(paths)
+        elif live or not paths:
+            return  # the plots keep following the run going on
         else:
-            self.plots.overlay([(Path(p).name, load_run_events(Path(p))) for p in paths])
+            state.events = load_run_events(Path(paths[0]))
+            self.plots.set_events(state.events)
+            if state.compared:
+                state.compared = []
+                self._overlay([])
+
+    def _overlay(self, paths: list) -> None:
+        """Compare ``paths`` in the plots' Compare tab, each named by its graph and start time."""
+        labels: list[str] = []
+        runs = []
+        for path in paths:
+            path = Path(path)
+            info = self.runs.info(path)
+            label = info.label if info is not None else run_label(path)
+            if label in labels:  # two runs started in the same second
+                label = f"{label} ({path.name})"
+            labels.append(label)
+            runs.append((label, load_run_events(path)))
+        self.plots.overlay(runs)
 
     # ------------------------------------------------------------------ helpers
     def message(self, text: str, kind: str = "info") -> None:
-        """Add a line to the panel's messages (newest last)."""
+        """Add a line to the open document's messages (newest last)."""
+        self._say(self.state, text, kind)
+
+    def _say(self, state: TrainingState, text: str, kind: str) -> None:
+        state.messages.append((text, kind))
+        if state is self.state:
+            self._add_item(text, kind)
+
+    def _add_item(self, text: str, kind: str) -> None:
         item = QListWidgetItem(text)
         item.setData(Qt.UserRole, kind)
         if kind == "error":
@@ -337,16 +484,40 @@ class TrainingPanel(QWidget):
         return [self.messages.item(i).text() for i in range(self.messages.count())
                 if kind is None or self.messages.item(i).data(Qt.UserRole) == kind]
 
-    def _set_marks(self, marks: dict[str, str]) -> None:
-        self._marks = marks
-        self.nodeMarks.emit(dict(marks))
+    def _set_marks(self, state: TrainingState, marks: dict[str, str]) -> None:
+        state.marks = marks
+        if state is self.state:
+            self.nodeMarks.emit(dict(marks))
 
     def _save_plot(self) -> None:
-        suggested = str((self.run_dir or Path.cwd()) / "plot.png")
+        suggested = str((self.state.run_dir or Path.cwd()) / "plot.png")
         path, _ = QFileDialog.getSaveFileName(self, "Save plot", suggested, "PNG images (*.png)")
         if path:
             self.plots.save_png(path)
             self.message(f"Saved {path}", "info")
+
+    def _side_tab_changed(self, index: int) -> None:
+        """The Runs tab widens the side to show every column of the runs table; the
+        Settings tab gives the width back."""
+        if self.side_tabs.widget(index) is self.runs:
+            QTimer.singleShot(0, self, self._fit_runs)  # dropped if the panel is gone
+        elif self._side_before_runs is not None:
+            sizes = self.splitter.sizes()
+            total = sum(sizes)
+            self.splitter.setSizes([self._side_before_runs, total - self._side_before_runs])
+            self._side_before_runs = None
+
+    def _fit_runs(self) -> None:
+        sizes = self.splitter.sizes()
+        total = sum(sizes)
+        if self.side_tabs.currentWidget() is not self.runs or total <= 0:
+            return
+        need = self.runs.preferred_width() + self.side_tabs.width() - self.runs.width()
+        wanted = min(need, int(total * MAX_SIDE_SHARE))
+        if sizes[0] < wanted:
+            if self._side_before_runs is None:
+                self._side_before_runs = sizes[0]
+            self.splitter.setSizes([wanted, total - wanted])
 
     def _update_buttons(self, running: Optional[bool] = None) -> None:
         running = self.runner.is_running() if running is None else running
@@ -354,3 +525,11 @@ class TrainingPanel(QWidget):
         self.train_button.setEnabled(not running and has_graph)
         self.resume_button.setEnabled(not running and has_graph)
         self.stop_button.setEnabled(running)
+        owner = self._run_state
+        if running and owner is not None and owner is not self.state:
+            self.stop_button.setToolTip(f"Stop the run of {owner.name} (it saves a checkpoint first)")
+        else:
+            self.stop_button.setToolTip("Stop the run: it saves a checkpoint first; Resume continues it")
+
+
+__all__ = ["Progress", "TrainingPanel", "format_duration", "new_run_dir", "new_run_dir_in"]

@@ -109,11 +109,15 @@ class TrainingRunner(QObject):
         self._kill_timer.timeout.connect(self.kill)
 
     # --- starting ----------------------------------------------------------------------------
-    def start(self, graph_path: str, run_dir: str, overrides: dict | None = None) -> None:
-        """Train ``graph_path`` (saved, with its training section) into ``run_dir``."""
+    def start(self, graph_path: str, run_dir: str, overrides: dict | None = None,
+              graph_source: str | None = None) -> None:
+        """Train ``graph_path`` (with its training section) into ``run_dir``. ``graph_source``:
+        the file ``graph_path`` is a snapshot of (relative paths resolve beside it)."""
         graph = Path(graph_path).resolve()
         out = Path(run_dir).resolve()
         arguments = ["-m", "builder", "train", str(graph), "--json-events", "--quiet", "--out", str(out)]
+        if graph_source:
+            arguments += ["--graph-source", str(Path(graph_source).resolve())]
         arguments += override_arguments(overrides)
         self._launch(arguments, str(out), str(graph.parent))
 

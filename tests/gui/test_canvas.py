@@ -11,6 +11,7 @@ from gui.canvas import GraphScene, GraphView
 from gui.canvas.node_item import NodeItem
 from gui.document import GraphDocument
 from gui.layout import NODE_HEIGHT, NODE_WIDTH
+from gui.readable import MIN_TEXT_PX
 from gui.style import BLOCK_MIME_TYPE
 from tests.conftest import GALLERY, ROOT
 from tests.gui.helpers import drag, drop_mime, empty_point, node_point, port_point
@@ -236,8 +237,12 @@ def test_zoom_and_fit(canvas):
     view.zoom_out()
     view.zoom_out()
     assert view.zoom() == pytest.approx(1 / 1.2)
-    view.fit_all()
+    view.fit_all()  # one column, too tall to fit readably: shown readably from its start
+    assert view.text_pixels() >= MIN_TEXT_PX - 1e-6
+    assert view.visible_scene_rect().contains(scene.node_items["image"].sceneBoundingRect())
+    view.arrange()  # laid out in columns for the view: the whole graph fits, readably
     assert view.visible_scene_rect().contains(scene.nodes_rect())
+    assert view.text_pixels() >= MIN_TEXT_PX - 1e-6
     for _ in range(50):
         view.zoom_out()
     assert view.zoom() >= 0.05

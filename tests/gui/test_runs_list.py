@@ -84,9 +84,9 @@ def test_lists_only_this_graphs_runs_newest_first(qtbot, runs, runs_root, tmp_pa
     assert runs.objectName() == "runsList"
     assert runs.all_runs() == [newer, older]
     rows = row_texts(runs)
-    assert rows[0] == ["lenet5-20250302-093000", "2025-03-02 09:30", "early stopped", "5", "97.5 %", "0.0812",
-                       "3 min 5 s"]
-    assert rows[1] == ["lenet5-20250101-120000", "2025-01-01 12:00", "completed", "2", "90.0 %", "0.3", "12 s"]
+    assert rows[0] == ["2025-03-02 09:30:00", "lenet5", "early stopped", "5", "97.5 %", "0.0812", "3 min 5 s"]
+    assert rows[1] == ["2025-01-01 12:00:00", "lenet5", "completed", "2", "90.0 %", "0.3", "12 s"]
+    assert runs.tree.isColumnHidden(1)  # the graph's name: only shown when runs of other graphs are added
     tip = runs.tree.topLevelItem(0).toolTip(0)
     assert str(newer) in tip and "cpu" in tip and "61,706" in tip
 
@@ -130,7 +130,7 @@ def test_a_run_just_started_shows_up_and_its_summary_after_refresh(qtbot, runs, 
 
 def test_an_unsaved_graph_has_no_runs(qtbot, runs):
     runs.set_graph(None)
-    assert runs.all_runs() == [] and "Save the graph" in runs.empty.text()
+    assert runs.all_runs() == [] and "press Train" in runs.empty.text()
 
 
 def test_load_run_events_skips_a_torn_last_line(runs_root):
@@ -154,9 +154,110 @@ def test_a_real_run_appears_with_its_summary(qtbot, runs, tmp_path):
     assert runs.all_runs() == [out]
     summary = json.loads((out / "summary.json").read_text())
     row = row_texts(runs)[0]
-    assert row[0] == "x" and row[2] == "completed" and row[3] == "1"
+    assert row[1] == "lenet5" and row[2] == "completed" and row[3] == "1"
+    assert str(out) in runs.tree.topLevelItem(0).toolTip(0)
     assert row[4] == f"{100 * summary['final']['val_accuracy']:.1f} %"
     assert row[5] == f"{summary['final']['val_loss']:.4g}"
     events = load_run_events(out)
     assert events[0]["event"] == "run_started" and events[-1]["event"] == "run_finished"
     assert any(e["event"] == "epoch" for e in events)
+
+
+# --- runs of other graphs, and a table that shows everything --------------------------------
+def timestep_events(node: str, fade: float) -> list[dict]:
+    """Time-step gradients as a recurrent run reports them (``fade``: decades lost over 40 steps)."""
+    return [{"v": 1, "event": "timestep_gradients", "time": 0.5, "step": step, "node": node,
+             "norms": [10.0 ** (-fade * (39 - t) / 39) for t in range(40)]} for step in (0, 20)]
+
+
+def add_events(run: Path, events: list[dict]) -> None:
+    with (run / "metrics.jsonl").open("a") as stream:
+        stream.writelines(json.dumps(e) + "\n" for e in events)
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    """A training panel on lstm_memory.yaml (copied), beside runs of it and of rnn_memory."""
+    from gui.document import GraphDocument
+    from gui.training.panel import TrainingPanel
+
+    for name in ("lstm_memory", "rnn_memory"):
+        (tmp_path / f"{name}.yaml").write_text((ROOT / "graphs" / f"{name}.yaml").read_text())
+    root = tmp_path / "runs"
+    lstm = write_run(root, "lstm_memory-20250302-093015", tmp_path / "lstm_memory.yaml", status="early_stopped",
+                     val_accuracy=1.0, wall=185.4)
+    rnn = write_run(root, "rnn_memory-20250302-091502", tmp_path / "rnn_memory.yaml", val_accuracy=0.125)
+    add_events(lstm, timestep_events("lstm", 0.5))
+    add_events(rnn, timestep_events("rnn", 11))
+    widget = TrainingPanel()
+    qtbot.addWidget(widget)
+    widget.resize(1400, 520)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.set_document(GraphDocument.open(tmp_path / "lstm_memory.yaml"))
+    widget.lstm, widget.rnn = lstm, rnn
+    return widget
+
+
+def click_runs_tab(qtbot, panel) -> None:
+    bar = panel.side_tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(1).center())
+    qtbot.waitUntil(panel.runs.tree.isVisible)
+
+
+def test_every_column_is_shown_whole_with_start_times_to_the_second(qtbot, panel):
+    click_runs_tab(qtbot, panel)
+    runs = panel.runs
+    runs.add_foreign(panel.rnn)  # the Graph column joins: the widest table
+    tree = runs.tree
+    qtbot.waitUntil(lambda: not tree.horizontalScrollBar().isVisible())
+    assert tree.topLevelItem(0).text(0) == "2025-03-02 09:30:15"  # seconds, not only minutes
+    header = tree.header()
+    for column in range(len(COLUMNS)):
+        if not tree.isColumnHidden(column):
+            assert header.sectionSize(column) >= runs.column_width(column), COLUMNS[column]
+    shown = sum(header.sectionSize(c) for c in range(len(COLUMNS)) if not tree.isColumnHidden(c))
+    assert shown <= tree.viewport().width()  # the last column ("Time") is on screen too
+    assert panel.splitter.sizes()[1] >= 600  # the plots keep most of the room
+    bar = panel.side_tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(0).center())
+    qtbot.waitUntil(lambda: panel.splitter.sizes()[0] < 400)  # Settings: the side narrow again
+
+
+def test_a_run_folder_of_another_graph_joins_the_comparison_and_delete_takes_it_off(qtbot, panel, tmp_path):
+    click_runs_tab(qtbot, panel)
+    runs = panel.runs
+    assert runs.all_runs() == [panel.lstm] and runs.tree.isColumnHidden(1)
+    not_a_run = tmp_path / "runs"
+    answers = [str(not_a_run), str(panel.rnn)]
+    runs.ask_run_folder = lambda: answers.pop(0)
+
+    from tests.gui.test_training_documents import pick_from_menu
+
+    pick_from_menu(qtbot, runs.add_button, lambda a: a.text() == "Run Folder…")
+    assert "is not a run folder" in panel.message_texts("error")[0] and runs.listed_runs() == [panel.lstm]
+    pick_from_menu(qtbot, runs.add_button, lambda a: a.text() == "Run Folder…")
+    assert runs.listed_runs() == [panel.lstm, panel.rnn] and runs.all_runs() == [panel.lstm]
+    assert runs.selected_runs() == [panel.lstm, panel.rnn]
+    assert [runs.tree.topLevelItem(i).text(1) for i in range(2)] == ["lstm_memory", "rnn_memory"]
+    assert "a run of rnn_memory" in runs.tree.topLevelItem(1).toolTip(0)
+    (figure,) = panel.plots.figures("Compare")
+    legend = next(ax.get_legend() for ax in figure.axes if ax.get_legend() is not None)
+    assert [t.get_text() for t in legend.get_texts()] == ["lstm_memory 09:30:15", "rnn_memory 09:15:02"]
+    steps = figure.axes[2]
+    first = {line.get_color(): line.get_ydata()[0] for line in steps.get_lines() if line.get_linestyle() == "-"}
+    assert sorted(first.values()) == pytest.approx([1e-11, 10 ** -0.5])  # relative to the last time step
+
+    tree = runs.tree
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=tree.visualItemRect(tree.topLevelItem(1)).center())
+    assert runs.selected_runs() == [panel.rnn]  # its own curves now
+    assert panel.plots.events[0]["graph"] == "rnn_memory" and panel.plots.current_tab() != "Compare"
+
+    # Resume continues this graph's run (here refused: a hand-made run folder), never the added one
+    with qtbot.waitSignal(panel.runner.finished, timeout=120_000):
+        qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
+    assert panel.run_dir == panel.lstm and str(panel.lstm) in panel.message_texts("error")[-1]
+
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=tree.visualItemRect(tree.topLevelItem(1)).center())
+    qtbot.keyClick(tree, Qt.Key.Key_Delete)  # off the list; its folder stays
+    assert runs.listed_runs() == [panel.lstm] and panel.rnn.is_dir() and runs.tree.isColumnHidden(1)

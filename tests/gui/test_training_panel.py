@@ -44,9 +44,11 @@ def test_train_watch_stop_and_export_a_bundle_from_the_menu(window, qtbot, tmp_p
     window.document.set_training(section)
     events = []
     panel.runner.event.connect(events.append)
+    on_disk = Path(window.document.path).read_bytes()
 
     qtbot.mouseClick(panel.train_button, Qt.LeftButton)
-    assert not window.document.is_modified  # saved first: the trainer reads the file
+    assert window.document.is_modified  # not saved: the run trains a snapshot
+    assert Path(window.document.path).read_bytes() == on_disk
     assert panel.runner.is_running() and not panel.train_button.isEnabled() and panel.stop_button.isEnabled()
     qtbot.waitUntil(lambda: any(e.get("event") == "checkpoint" for e in events), timeout=120_000)
     qtbot.waitUntil(lambda: panel.plots.redraw_count > 0, timeout=20_000)
