@@ -63,12 +63,14 @@ def app_events(app, window, graph: Path) -> list[dict]:
     panel = window.training
     events: list[dict] = []
     panel.runner.event.connect(events.append)
+    from PySide6.QtCore import QEventLoop
+
+    loop = QEventLoop()
+    panel.runner.finished.connect(loop.quit)
     if not panel.train():
         raise RuntimeError("training did not start: " + " | ".join(panel.message_texts()))
-    started = time.perf_counter()
-    while panel.runner.is_running() or time.perf_counter() - started < 1:
-        app.processEvents()
-        time.sleep(0.005)  # the UI thread idles as it would waiting for events
+    loop.exec()  # the window's own event loop, as in the app: it sleeps until something happens
+    panel.runner.finished.disconnect(loop.quit)
     app.processEvents()
     panel.runner.event.disconnect(events.append)
     return events

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import io
 import queue
+import atexit
+import os
 import sys
 import threading
 import traceback
@@ -36,7 +38,7 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PySide6.QtCore import QObject, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QRect, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -59,6 +61,7 @@ from builder import (
 from gui.training.compare_plots import draw_overlay
 
 REDRAW_INTERVAL_MS = 100  # at most ~10 redraws a second
+PLOT_NICENESS = 19  # the render thread's CPU priority: the lowest (see _yield_to_training)
 SAVE_DPI = 120
 SCREEN_DPI = 100  # points to pixels on screen (times the screen's device pixel ratio)
 MIN_PLOT_WIDTH, MIN_PLOT_HEIGHT = 520, 330  # pixels a plot needs to be readable beside/above another
@@ -93,9 +96,30 @@ class _Job:
 
 
 class _Done(QObject):
-    """Carries finished renders from the render thread into the window's thread."""
+    """Hands a plot widget its finished renders (in the window's thread)."""
 
     rendered = Signal(object, object)  # job, QImage (None: skipped)
+
+
+class _Bridge(QObject):
+    """Carries finished renders from the render thread into the window's thread. It lives
+    as long as the process: the render thread never touches a ``_Done``, which the window
+    may delete at any moment (closing a tab, a window); emitting on one while it was being
+    deleted crashed the process. Here the window's thread delivers, and a widget that is
+    gone by then is skipped."""
+
+    rendered = Signal(object, object, object)  # the _Done to deliver to, job, QImage
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rendered.connect(self._deliver)  # queued: the bridge belongs to the window's thread
+
+    @Slot(object, object, object)
+    def _deliver(self, done: _Done, job: _Job, image: QImage | None) -> None:
+        try:
+            done.rendered.emit(job, image)
+        except RuntimeError:
+            pass  # the plots were closed meanwhile
 
 
 def _render(job: _Job) -> QImage | None:
@@ -129,28 +153,52 @@ def _draw_failure(figure: Figure, details: str) -> None:
 
 
 class _RenderThread:
-    """One daemon thread for all live plots; jobs in, QImages out through each job's ``_Done``."""
+    """One daemon thread for all live plots; jobs in, QImages out through each job's ``_Done``.
+
+    It runs at the lowest CPU priority (``_yield_to_training``) and is stopped before the
+    interpreter exits: a render still going on while Qt and matplotlib are torn down
+    crashes the process."""
 
     def __init__(self) -> None:
         self.jobs: queue.Queue = queue.Queue()
+        self.bridge = _Bridge()  # made here, in the window's thread
         self.thread = threading.Thread(target=self._serve, name="live-plot-render", daemon=True)
         self.thread.start()
+        atexit.register(self.stop)
 
     def submit(self, job: _Job, done: _Done) -> None:
         self.jobs.put((job, done))
 
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self.jobs.put((None, None))
+        self.thread.join(timeout_s)
+
     def _serve(self) -> None:
+        _yield_to_training()
         while True:
             job, done = self.jobs.get()
+            if job is None:
+                return
             try:
                 image = _render(job)
             except Exception:  # noqa: BLE001
                 traceback.print_exc()
                 image = None
-            try:
-                done.rendered.emit(job, image)
-            except RuntimeError:
-                pass  # the plots were closed meanwhile
+            self.bridge.rendered.emit(done, job, image)
+
+
+def _yield_to_training() -> None:
+    """Run the calling thread at the lowest CPU priority. The trainer's OpenMP threads wait
+    for each other at every step, so a plot drawn on one of their cores stalls all of them
+    (training from the app ran at half the command line's speed on 2 cores); at the lowest
+    priority the drawing gets what the trainer leaves: on a busy machine the plots update
+    less often, and the training does not slow down. Linux sets one thread's priority;
+    elsewhere this does nothing."""
+    if sys.platform.startswith("linux") and hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PLOT_NICENESS)
+        except OSError:
+            pass
 
 
 _render_thread: _RenderThread | None = None
