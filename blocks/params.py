@@ -8,8 +8,12 @@ with a sentence a user can act on.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
+
+
+INT64 = 2**63
 
 
 class ParamError(ValueError):
@@ -96,6 +100,8 @@ class Int(Param):
             raise ParamError(f"expected an integer{_range_text(self.min, self.max)}, found {_type_name(value)}")
         if self.min is not None and value < self.min or self.max is not None and value > self.max:
             raise ParamError(f"expected an integer{_range_text(self.min, self.max)}, found {value}")
+        if not -INT64 <= value < INT64:  # PyTorch takes sizes as 64-bit integers and fails beyond
+            raise ParamError(f"expected an integer{_range_text(self.min, self.max)} below 2**63, found {value}")
         return value
 
     def _describe(self) -> str:
@@ -113,6 +119,8 @@ class Float(Param):
     def _check(self, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamError(f"expected a number{_range_text(self.min, self.max)}, found {_type_name(value)}")
+        if isinstance(value, float) and not math.isfinite(value):  # NaN passes every range test; no block uses .inf
+            raise ParamError(f"expected a finite number{_range_text(self.min, self.max)}, found {value}")
         if self.min is not None and value < self.min or self.max is not None and value > self.max:
             raise ParamError(f"expected a number{_range_text(self.min, self.max)}, found {value}")
         return float(value)

@@ -1,7 +1,8 @@
 """Reading and writing graph files.
 
 ruamel.yaml's round-trip mode is used because it keeps comments and key order, rejects
-duplicate keys, reports line and column, and never constructs Python objects from tags.
+duplicate keys and reports line and column; :mod:`builder.safe_yaml` bounds the reading
+and refuses tags, so that no file, however hostile, runs code, hangs or crashes the reader.
 The loaded document is kept on the graph; saving writes the model's changes back into it,
 so a hand-written file keeps its comments and layout, and an unchanged graph saves to the
 same bytes it was loaded from.
@@ -15,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
@@ -25,9 +25,14 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 from builder.atomic import write_atomic
 from builder.errors import GraphError, Problem
 from builder.graph import FORMAT_VERSION, Graph, Inputs, Node, id_problem
+from builder.safe_yaml import LIMITS, configure, load_document, read_text_file
 from builder.upgrade import upgrade_document
 
 TOP_KEYS = ("format", "name", "description", "expose", "nodes", "training", "layout")
+# The editor's layout direction, kept in the layout section under a key that no node id
+# can take (ids are identifiers): "down" (the default, not written) or "right".
+LAYOUT_DIRECTION_KEY = ".direction"
+LAYOUT_DIRECTIONS = ("down", "right")
 NODE_KEYS = ("block", "graph", "params", "inputs")
 
 
@@ -75,7 +80,7 @@ def _yaml() -> YAML:
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096  # never fold long lines: a reformatted file would show up in diffs
     yaml.preserve_quotes = True
-    return yaml
+    return configure(yaml)  # reading limits: depth, size, alias expansion
 
 
 def plain(value: Any) -> Any:
@@ -102,10 +107,11 @@ class _Reader:
         self.path = path
         self.problems: list[Problem] = []
         self.locations: dict[tuple[str, str | None], tuple[int, int]] = {}
+        self.here = (1, 1)  # the last place read: where a problem without a place of its own points
 
     def problem(self, message: str, where: tuple[int, int] | None = None, node: str | None = None,
                 hint: str | None = None, severity: str = "error") -> None:
-        line, column = where if where else (None, None)
+        line, column = where or self.here
         self.problems.append(Problem(message, severity, self.path, line, column, node, hint=hint))
 
     @staticmethod
@@ -124,29 +130,10 @@ class _Reader:
         except (AttributeError, KeyError, TypeError):
             return None
 
-    def find_tags(self, value: Any, where: tuple[int, int] | None) -> None:
-        """YAML tags (``!!python/object`` ...) have no meaning in a graph: refuse them."""
-        tag = getattr(getattr(value, "tag", None), "value", None)
-        # ``!!python/...`` expands to tag:yaml.org,2002:python/..., so the prefix proves nothing
-        if isinstance(value, TaggedScalar) or (tag and tag not in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")):
-            shown = tag.replace("tag:yaml.org,2002:", "!!") if tag else "!"
-            self.problem(f"YAML tag {shown} is not allowed in graph files", where,
-                         hint="graphs hold plain data; remove the tag")
-            return
-        if isinstance(value, dict):
-            for k, v in value.items():
-                self.find_tags(v, self.value_at(value, k) or where)
-        elif isinstance(value, list):
-            for v in value:
-                self.find_tags(v, where)
-
     def read(self, doc: Any) -> Graph | None:
         if not isinstance(doc, dict):
             self.problem("a graph file must be a mapping with a 'nodes' section", (1, 1),
                          hint="start from a gallery file, e.g. graphs/lenet5.yaml")
-            return None
-        self.find_tags(doc, (1, 1))
-        if self.problems:
             return None
         if not self.read_format(doc):
             return None
@@ -161,11 +148,15 @@ class _Reader:
                 if isinstance(doc[key], str):
                     setattr(graph, key, str(doc[key]))
                 else:
-                    self.problem(f"'{key}' must be text", self.value_at(doc, key))
+                    self.problem(f"'{key}' must be text", self.value_at(doc, key),
+                                 hint="quote it if it looks like a number, a list or a mapping")
         nodes = doc.get("nodes")
         if not isinstance(nodes, dict) or not nodes:
             self.problem("the graph has no 'nodes' mapping", self.key_at(doc, "nodes") or (1, 1),
                          hint="add 'nodes:' with at least an input and an output node")
+        elif len(nodes) > LIMITS.max_nodes:
+            self.problem(f"the graph has {len(nodes):,} nodes, more than the {LIMITS.max_nodes:,} a graph file may "
+                         "have", self.key_at(doc, "nodes"), hint="split it into graph files used as blocks")
         else:
             for node_id, body in nodes.items():
                 node = self.read_node(nodes, node_id, body)
@@ -180,26 +171,29 @@ class _Reader:
         version = doc.get("format", FORMAT_VERSION)
         where = self.value_at(doc, "format")
         if isinstance(version, bool) or not isinstance(version, int):
-            self.problem(f"'format' must be a whole number, found {version!r}", where)
+            self.problem(f"'format' must be a whole number, found {plain(version)!r}", where,
+                         hint=f"the current format is {FORMAT_VERSION}: write 'format: {FORMAT_VERSION}'")
             return False
         if version > FORMAT_VERSION:
             self.problem(f"this file uses graph format {version}, newer than this Model Builder reads "
                          f"(format {FORMAT_VERSION})", where, hint="upgrade Model Builder")
             return False
         if version < 1:
-            self.problem(f"graph format {version} does not exist; the first is 1", where)
+            self.problem(f"graph format {version} does not exist; the first is 1", where,
+                         hint=f"the current format is {FORMAT_VERSION}: write 'format: {FORMAT_VERSION}'")
             return False
         if version < FORMAT_VERSION:
             try:
                 upgrade_document(doc, version, FORMAT_VERSION)
             except KeyError as missing:
                 self.problem(f"graph format {version} cannot be upgraded (no upgrade from format {missing})",
-                             where)
+                             where, hint="open it with the Model Builder version that wrote it")
                 return False
         return True
 
     def read_node(self, nodes: Any, node_id: Any, body: Any) -> Node | None:
         where = self.key_at(nodes, node_id)
+        self.here = where or self.here
         node_id = str(node_id)
         if where:
             self.locations[(node_id, None)] = where
@@ -209,7 +203,8 @@ class _Reader:
                          hint="ids become submodule names in the compiled model, e.g. conv1, block2_a")
             return None
         if not isinstance(body, dict):
-            self.problem("a node must be a mapping with 'block', 'params' and 'inputs'", where, node_id)
+            self.problem("a node must be a mapping with 'block', 'params' and 'inputs'", where, node_id,
+                         hint="e.g. conv1: {block: conv2d, params: {out_channels: 8}, inputs: [image]}")
             return None
         for key in body:
             where_key = self.key_at(body, key)
@@ -221,12 +216,15 @@ class _Reader:
                 self.problem(f"unknown node key {key!r}", where_key, node_id, hint)
         if ("block" in body) == ("graph" in body):
             self.problem("a node needs exactly one of 'block' (a registered block name) or 'graph' "
-                         "(a graph file used as a block)", where, node_id)
+                         "(a graph file used as a block)", where, node_id,
+                         hint="run 'modelbuilder blocks' for the block names")
             return None
         node = Node(node_id)
         kind = "block" if "block" in body else "graph"
         if not isinstance(body[kind], str):
-            self.problem(f"'{kind}' must be text, found {plain(body[kind])!r}", self.value_at(body, kind), node_id)
+            self.problem(f"'{kind}' must be text, found {plain(body[kind])!r}"[:200], self.value_at(body, kind),
+                         node_id, hint="a block name such as conv2d" if kind == "block"
+                         else "a path relative to this file, e.g. parts/double_conv.yaml")
             return None
         setattr(node, kind, str(body[kind]))
         params = body.get("params", {})
@@ -234,7 +232,7 @@ class _Reader:
             params = {}
         if not isinstance(params, dict):
             self.problem("'params' must be a mapping of parameter names to values",
-                         self.value_at(body, "params"), node_id)
+                         self.value_at(body, "params"), node_id, hint="e.g. params: {out_channels: 8}")
             return None
         for key in params:
             where_param = self.key_at(params, key)
@@ -266,7 +264,8 @@ class _Reader:
         if "training" not in doc or doc["training"] is None:
             return None
         if not isinstance(doc["training"], dict):
-            self.problem("'training' must be a mapping of settings", self.value_at(doc, "training"))
+            self.problem("'training' must be a mapping of settings", self.value_at(doc, "training"),
+                         hint="e.g. training: {epochs: 5}; docs/training.md lists the settings")
             return None
         return plain(doc["training"])
 
@@ -275,8 +274,10 @@ class _Reader:
         if layout is None:
             return None
         ok = isinstance(layout, dict) and all(
-            isinstance(v, list) and len(v) == 2 and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in v)
-            for v in layout.values())
+            (k == LAYOUT_DIRECTION_KEY and v in LAYOUT_DIRECTIONS) or (
+                isinstance(v, list) and len(v) == 2
+                and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in v))
+            for k, v in layout.items())
         if not ok:
             self.problem("'layout' must map node ids to [x, y] positions", self.value_at(doc, "layout"),
                          hint="delete the section to get an automatic layout", severity="warning")
@@ -303,44 +304,10 @@ def normalize_inputs(raw: Any) -> Inputs | None:
     return None
 
 
-def _first_definition(text: str, key: str, duplicate: Any, mapping: Any) -> int | None:
-    """The line (1-based) where a duplicated block-style key first appears: ruamel only
-    marks where the enclosing mapping starts."""
-    lines = text.splitlines()
-    column = duplicate.column
-    for number in range(mapping.line, min(duplicate.line, len(lines))):
-        line = lines[number]
-        if not line[:column].strip() and line[column:].startswith(key) \
-                and line[column + len(key):].lstrip().startswith(":"):
-            return number + 1
-    return None
-
-
 def parse_graph(text: str, path: str | None = None) -> Graph:
     """A Graph from YAML text; GraphError listing every problem in the file."""
     reader = _Reader(path)
-    try:
-        doc = _yaml().load(text)
-    except DuplicateKeyError as err:
-        mark = err.problem_mark
-        key = str(err.problem).split('"')[1] if '"' in str(err.problem) else "?"
-        first = _first_definition(text, key, mark, err.context_mark)
-        where = f"already defined above (line {first})" if first else \
-            f"defined twice in the mapping that starts on line {err.context_mark.line + 1}"
-        raise GraphError([Problem(f"duplicate key {key!r}: it is {where}",
-                                  file=path, line=mark.line + 1, column=mark.column + 1,
-                                  hint="each key may appear once; rename or remove one of them")]) from None
-    except MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        what = err.problem or err.context or "malformed YAML"
-        raise GraphError([Problem(f"malformed YAML: {what}", file=path,
-                                  line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None,
-                                  hint="check indentation, brackets and quotes around this spot")]) from None
-    except YAMLError as err:
-        raise GraphError([Problem(f"malformed YAML: {err}", file=path)]) from None
-    except (TypeError, ValueError) as err:  # e.g. a '? {mapping}' key, which ruamel cannot hash
-        raise GraphError([Problem(f"malformed YAML: {err}", file=path,
-                                  hint="keys must be plain names; check for a stray '?'")]) from None
+    doc, reader.problems = load_document(_yaml(), text, path)
     graph = reader.read(doc)
     if graph is None or any(p.is_error for p in reader.problems):
         raise GraphError(reader.problems)
@@ -351,13 +318,8 @@ def parse_graph(text: str, path: str | None = None) -> Graph:
 def load_graph(path: str | Path) -> Graph:
     """Read a graph file. Raises GraphError (with file, line, column) for unreadable,
     malformed or structurally wrong files; blocks, parameters and shapes are checked by
-    :func:`builder.analyze`."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-        raise GraphError([Problem(f"cannot read the graph file: {reason}", file=str(path))]) from None
-    return parse_graph(text, str(path))
+    :func:`builder.analyze`. Reading is bounded (:mod:`builder.safe_yaml`)."""
+    return parse_graph(read_text_file(path), str(path))
 
 
 # ---------------------------------------------------------------------------- writing

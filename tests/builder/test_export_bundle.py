@@ -158,6 +158,7 @@ nodes:
 
 
 def test_nested_composites_from_other_folders_are_flattened_into_parts(tmp_path):
+    (tmp_path / ".git").mkdir()  # one project: composite paths may not leave it (builder/composite.py)
     (tmp_path / "models").mkdir()
     (tmp_path / "lib/more").mkdir(parents=True)
     (tmp_path / "other").mkdir()

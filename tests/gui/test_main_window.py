@@ -4,6 +4,7 @@ composite blocks, the status bar and ``modelbuilder gui --screenshot``."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -375,11 +376,16 @@ def test_a_person_builds_on_lenet_drag_connect_edit_and_undo_everything(window, 
 
 
 def test_save_as_elsewhere_and_copy_paste_keep_composite_blocks_working(window, qtbot, tmp_path):
-    window.open_file(ROOT / "graphs" / "unet_small.yaml")
-    window.answers["save_path"] = str(tmp_path / "mine" / "my_unet.yaml")
+    # composite files must lie inside the project (builder/composite.py): work in a copy of one
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "graphs" / "parts", project / "parts")
+    shutil.copy(ROOT / "graphs" / "unet_small.yaml", project)
+    (project / ".git").mkdir()
+    window.open_file(project / "unet_small.yaml")
+    window.answers["save_path"] = str(project / "mine" / "my_unet.yaml")
     assert window.save_as()
     assert not Path(window.document.graph.nodes["enc1"].graph).is_absolute()
-    reopened = load_graph(tmp_path / "mine" / "my_unet.yaml")
+    reopened = load_graph(project / "mine" / "my_unet.yaml")
     from builder import analyze
 
     assert not analyze(reopened).problems, "the saved file must still find parts/double_conv.yaml"
