@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import faulthandler
 import os
 import random
 import resource
@@ -53,9 +54,12 @@ def main() -> int:
     parser.add_argument("--limit", type=float, default=10.0, help="seconds after which a document is stopped")
     parser.add_argument("--memory-gb", type=float, default=8.0, help="address-space limit (a bomb fails, not the box)")
     parser.add_argument("--keep", type=Path, help="copy every failing document into this folder")
+    parser.add_argument("--start", type=int, default=0, help="generate but skip the documents before this one")
+    parser.add_argument("--trace", action="store_true", help="print each document's number before checking it")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any document fails")
     args = parser.parse_args()
 
+    faulthandler.enable()  # a crash inside PyTorch or the YAML library says where
     limit = int(args.memory_gb * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     warnings.simplefilter("ignore")  # the mutator's own YAML reader warns about reused anchors
@@ -79,7 +83,11 @@ def main() -> int:
     for index in range(args.count):
         source = rng.choice(sources)
         text, names = mutate(rng, texts[source])
+        if index < args.start:
+            continue
         mutations.update(names)
+        if args.trace:
+            print(f"#{index} {source} {names}", file=sys.stderr, flush=True)
         case = write_case(project, source, text)
         outcome = check_document(case, limit_s=args.limit, slow_s=args.slow)
         if outcome.seconds > worst[0]:
