@@ -6,7 +6,7 @@ import math
 
 from blocks.lazy import nn
 
-from blocks.params import Bool, Float, Int
+from blocks.params import Bool, Float, Int, ParamError
 from blocks.registry import register
 from blocks.spec import Block, Cost, Params, Shape, ShapeError, expect_rank, format_shape
 
@@ -27,6 +27,10 @@ class _BatchNorm(Block):
     ranks: tuple[int, ...] = (3,)
     axes = "channels, height, width"
     module = "BatchNorm2d"  # the torch.nn class, by name: nn is imported when a block is built
+
+    def check(self, p: Params) -> None:
+        if p.eps <= 0:  # PyTorch refuses it at the first training step, not when building
+            raise ParamError(f"eps must be above 0 for batch norm in training, found {p.eps}")
 
     def infer(self, p: Params, x: Shape) -> Shape:
         expect_rank(x, self.ranks, self.axes)

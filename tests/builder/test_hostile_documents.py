@@ -322,3 +322,21 @@ def test_an_exposed_name_that_names_nothing(tmp_path):
                                         encoding="utf-8")
     problem = composite_problem(tmp_path / "user.yaml", "part.yaml")
     assert "exposes 'width' as 'yes - fc.out_features - fc.bias', but it has no such node" in problem.message
+
+
+# ------------------------------------------------------------------------ accepted but crashing
+@pytest.mark.parametrize("node, words", [
+    # found by bench/fuzz_graphs.py: torch's "Overflow when unpacking long long" at compile
+    ("{block: conv1d, params: {out_channels: 2, kernel_size: 1, stride: 99999999999999999999}, inputs: [x]}",
+     "below 2**63"),
+    # NaN passes every range check; a NaN dropout probability crashed the first training step
+    ("{block: dropout, params: {p: .nan}, inputs: [x]}", "finite number"),
+    ("{block: leaky_relu, params: {negative_slope: .inf}, inputs: [x]}", "finite number"),
+    # found by the fuzzer's training-mode forward: torch refuses eps 0 only when training
+    ("{block: batch_norm1d, params: {eps: 0}, inputs: [x]}", "eps must be above 0"),
+])
+def test_values_pytorch_refuses_are_problems_not_crashes(node, words):
+    text = "format: 1\nnodes:\n  x: {block: input, params: {shape: [2, 4]}}\n" \
+           f"  n: {node}\n  y: {{block: output, inputs: [n]}}\n"
+    [problem] = analyze(parse_graph(text, FILE)).errors
+    assert words in problem.message and problem.node == "n" and problem.line == 4, problem
