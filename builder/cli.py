@@ -76,12 +76,16 @@ def _parser(plugins: dict[str, ModuleType] | None = None) -> argparse.ArgumentPa
                        help="train on N processes (one per GPU) with DistributedDataParallel, through torchrun")
 
     # the sub-commands' argument declarations only: they import no torch
-    from builder.commands import export_cmd, predict_cmd
+    from builder.commands import explain_cmd, export_cmd, inspect_cmd, predict_cmd
 
     export_cmd.add_arguments(sub.add_parser(
         "export", help="write a trained model as a bundle, PyTorch code, TorchScript or ONNX"))
     predict_cmd.add_arguments(sub.add_parser(
         "predict", help="run a bundle or run folder on arrays, images or CSV rows"))
+    explain_cmd.add_arguments(sub.add_parser(
+        "explain", help="attribution maps of a trained model: saliency, Grad-CAM, occlusion ... as PNG and .npy"))
+    inspect_cmd.add_arguments(sub.add_parser(
+        "inspect", help="look inside a trained model: filters, feature maps, embeddings, attention, gates"))
     for name, module in (plugins or {}).items():
         if name not in sub.choices:
             module.add_parser(sub)
@@ -125,6 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from builder.commands.predict_cmd import run_predict
 
             return run_predict(args)
+        if args.command == "explain":
+            from builder.commands.explain_cmd import run_explain
+
+            return run_explain(args)
+        if args.command == "inspect":
+            from builder.commands.inspect_cmd import run_inspect
+
+            return run_inspect(args)
         if args.command in plugins:
             return plugins[args.command].run(args)
     except KeyboardInterrupt:
