@@ -31,6 +31,18 @@ _EXPORTS = {
     "draw_loss": "builder.training.plots", "draw_accuracy": "builder.training.plots",
     "draw_gradient_bars": "builder.training.plots", "draw_gradient_heatmap": "builder.training.plots",
     "draw_timestep_gradients": "builder.training.plots",
+    # looking inside a trained model (docs/explain.md, docs/inspect.md)
+    "open_subject": "builder.inspecting.subject", "subject_of": "builder.inspecting.subject:from_trained",
+    "InspectError": "builder.inspecting.errors", "Subject": "builder.inspecting.subject",
+    "picture_of": "builder.inspecting.figures:as_picture",
+    "explain": "builder.inspecting.explain", "Explanation": "builder.inspecting.explain",
+    "EXPLAIN_METHODS": "builder.inspecting.explain:METHODS", "draw_explanation": "builder.inspecting.explain",
+    "inspect": "builder.inspecting.views", "VIEWS": "builder.inspecting.views",
+    "applicable_views": "builder.inspecting.views:applicable",
+    # the data flow as a networkx DiGraph (docs/format.md)
+    "to_networkx": "builder.flow:annotated", "data_flow": "builder.flow", "flow_from_sources": "builder.flow",
+    "flow_path": "builder.flow:path_between", "upstream_nodes": "builder.flow:upstream",
+    "flow_layers": "builder.flow:layers",
 }
 
 __all__ = sorted(_EXPORTS)

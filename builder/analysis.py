@@ -10,12 +10,12 @@ every edit; the tests prove that the numbers agree with the compiled modules.
 from __future__ import annotations
 
 import difflib
-import heapq
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from blocks import Block, Cost, Params, Shape, ShapeError, UnknownBlockError, format_shape, get_block
 from builder.errors import Problem
+from builder.flow import data_flow, file_order, reachable_from
 from builder.graph import Graph, Node, Ref, assign_to_ports
 
 INPUT_BLOCK = "input"
@@ -215,43 +215,14 @@ class _Analyzer:
 
     # --- step 3: order ---------------------------------------------------------------
     def topological_order(self) -> list[str]:
-        """Kahn's algorithm, taking nodes in file order when several are ready, so that the
-        generated code reads like the file. Nodes on a cycle are reported and left out."""
-        index = {node_id: i for i, node_id in enumerate(self.graph.nodes)}
-        deps = {n: {r.node for refs in self.infos[n].inputs.values() for r in refs if r.node in index}
-                for n in index}
-        users: dict[str, list[str]] = {n: [] for n in index}
-        for node_id, sources in deps.items():
-            for source in sources:
-                users[source].append(node_id)
-        waiting = {n: len(s) for n, s in deps.items()}
-        ready = [(index[n], n) for n, count in waiting.items() if count == 0]
-        heapq.heapify(ready)
-        order = []
-        while ready:
-            _, node_id = heapq.heappop(ready)
-            order.append(node_id)
-            for user in users[node_id]:
-                waiting[user] -= 1
-                if waiting[user] == 0:
-                    heapq.heappush(ready, (index[user], user))
-        ordered = set(order)  # once: a set per node made this quadratic (20,000 nodes took 30 s)
-        left = [n for n in index if n not in ordered]
-        if left:
-            cycle = self.find_cycle(left, deps)
+        """Nodes in file order wherever the data flow allows, so that the generated code
+        reads like the file. Nodes on a cycle (reported) or downstream of one are left out."""
+        order, cycle = file_order(self.flow)
+        if cycle:
             path = " -> ".join(cycle + cycle[:1])
             self.report(f"the graph has a cycle: {path}", cycle[0], "inputs",
                         "data must flow one way; for recurrence use an rnn, lstm or gru block")
         return order
-
-    @staticmethod
-    def find_cycle(left: list[str], deps: dict[str, set[str]]) -> list[str]:
-        remaining = set(left)
-        node, seen = left[0], []
-        while node not in seen:  # every remaining node has a remaining dependency: walk them
-            seen.append(node)
-            node = min(d for d in deps[node] if d in remaining)
-        return list(reversed(seen[seen.index(node):]))
 
     # --- step 4: shapes ---------------------------------------------------------------
     def infer(self, node_id: str) -> None:
@@ -327,18 +298,7 @@ class _Analyzer:
                             hint="connect it to an output node or delete it")
 
     def reachable_from_inputs(self) -> set[str]:
-        users: dict[str, list[str]] = {}
-        for node in self.graph.nodes.values():
-            for ref in node.references():
-                users.setdefault(ref.node, []).append(node.id)
-        stack = [n.id for n in self.graph.nodes.values() if n.block == INPUT_BLOCK]
-        seen = set(stack)
-        while stack:
-            for user in users.get(stack.pop(), []):
-                if user not in seen:
-                    seen.add(user)
-                    stack.append(user)
-        return seen
+        return reachable_from(self.flow, (n.id for n in self.graph.nodes.values() if n.block == INPUT_BLOCK))
 
     def run(self) -> Analysis:
         bound = {}
@@ -347,6 +307,7 @@ class _Analyzer:
         for node in self.graph.nodes.values():
             if self.infos[node.id].block is not None:
                 bound[node.id] = self.bind(node) and bound[node.id]
+        self.flow = data_flow(self.graph.nodes)  # every reference, also those that did not bind
         order = self.topological_order()
         for node_id in order:
             if bound[node_id]:

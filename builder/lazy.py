@@ -14,7 +14,8 @@ def lazy_exports(package: str, namespace: dict, exports: dict[str, str]) -> tupl
         module = exports.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
+        module, _, attribute = module.partition(":")  # "module:attribute" exports it under another name
+        value = getattr(importlib.import_module(module), attribute or name)
         namespace[name] = value
         return value
 

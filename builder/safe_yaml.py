@@ -161,14 +161,14 @@ def configure(yaml: Any, limits: Limits = LIMITS) -> Any:
 
 
 # ------------------------------------------------------------------------ positions
-def _position(text: str, offset: int) -> tuple[int, int]:
+def position(text: str, offset: int) -> tuple[int, int]:
     """1-based line and column of a character offset."""
     offset = max(0, min(offset, len(text)))
     line_start = text.rfind("\n", 0, offset) + 1
     return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
-def _at(mark: Any) -> tuple[int | None, int | None]:
+def at(mark: Any) -> tuple[int | None, int | None]:
     if mark is None:
         return 1, 1
     return mark.line + 1, mark.column + 1
@@ -187,7 +187,7 @@ def _first_definition(text: str, key: str, duplicate: Any, mapping: Any) -> int 
     return None
 
 
-def _character_name(code: int) -> str:
+def character_name(code: int) -> str:
     names = {0: "NUL byte", 0x1B: "escape character", 0x7F: "delete character", 0xFFFE: "non-character"}
     return names.get(code, "control character" if code < 0x20 or 0x7F <= code < 0xA0 else "character")
 
@@ -201,7 +201,7 @@ def check_size(text: str, path: str | None, limits: Limits = LIMITS) -> None:
                                   "may have", file=path, line=1, column=1, hint=HINT_LIMIT)])
     lines = text.count("\n")
     if lines > limits.max_lines:
-        line, column = _position(text, _nth_newline(text, limits.max_lines))
+        line, column = position(text, _nth_newline(text, limits.max_lines))
         raise GraphError([Problem(f"the file has {lines:,} lines, more than the {limits.max_lines:,} a graph file "
                                   "may have", file=path, line=line, column=column, hint=HINT_LIMIT)])
 
@@ -225,9 +225,9 @@ def load_document(yaml: Any, text: str, path: str | None) -> tuple[Any, list[Pro
     try:
         doc = yaml.load(text)
     except Refused as err:
-        raise refuse(err.message, _at(err.mark), err.hint) from None
+        raise refuse(err.message, at(err.mark), err.hint) from None
     except MaxDepthExceededError as err:
-        raise refuse(f"values are nested more than {yaml.max_depth} levels deep", _at(err.problem_mark),
+        raise refuse(f"values are nested more than {yaml.max_depth} levels deep", at(err.problem_mark),
                      "a graph nests a few levels (nodes, a node, its params, a list); check the brackets") from None
     except DuplicateKeyError as err:
         mark = err.problem_mark
@@ -235,29 +235,29 @@ def load_document(yaml: Any, text: str, path: str | None) -> tuple[Any, list[Pro
         first = _first_definition(text, key, mark, err.context_mark)
         where = f"already defined above (line {first})" if first else \
             f"defined twice in the mapping that starts on line {err.context_mark.line + 1}"
-        raise refuse(f"duplicate key {key!r}: it is {where}", _at(mark),
+        raise refuse(f"duplicate key {key!r}: it is {where}", at(mark),
                      "each key may appear once; rename or remove one of them") from None
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         what = (err.problem or err.context or "malformed YAML").strip()
-        raise refuse(f"malformed YAML: {what}", _at(mark), HINT_SYNTAX) from None
+        raise refuse(f"malformed YAML: {what}", at(mark), HINT_SYNTAX) from None
     except ReaderError as err:
         if isinstance(err.character, int):
             code = err.character
-            message = f"the {_character_name(code)} U+{code:04X} is not allowed in a YAML file"
+            message = f"the {character_name(code)} U+{code:04X} is not allowed in a YAML file"
         else:
             message = f"the file cannot be read as text: {err.reason}"
-        raise refuse(message, _position(text, err.position),
+        raise refuse(message, position(text, err.position),
                      "graph files are plain text; delete the character (a bad paste or a binary file?)") from None
     except YAMLError as err:
-        raise refuse(f"malformed YAML: {str(err).strip()}", _at(_last_mark(yaml)), HINT_SYNTAX) from None
+        raise refuse(f"malformed YAML: {str(err).strip()}", at(_last_mark(yaml)), HINT_SYNTAX) from None
     except Exception as err:  # noqa: BLE001 - ruamel has unguarded paths on odd input; see below
         # The checks above refuse every such document the fuzzer found (tests/builder/
         # test_graph_fuzz.py); this keeps any other one a problem, not a traceback, and
         # the fuzzer counts this message as a failure so that it is never relied upon.
-        raise refuse(f"{READER_FAILED} ({type(err).__name__}: {err})"[:300], _at(_last_mark(yaml)),
+        raise refuse(f"{READER_FAILED} ({type(err).__name__}: {err})"[:300], at(_last_mark(yaml)),
                      HINT_SYNTAX) from None
-    warnings = [Problem(message, "warning", path, *_at(mark), hint=hint) for message, mark, hint in notes]
+    warnings = [Problem(message, "warning", path, *at(mark), hint=hint) for message, mark, hint in notes]
     return doc, warnings
 
 

@@ -304,15 +304,63 @@ def normalize_inputs(raw: Any) -> Inputs | None:
     return None
 
 
+class Unparsed:
+    """The text a graph was read from, standing for its round-trip document until the
+    graph is first saved: only saving needs the comments, and ruamel's round-trip reader
+    is ~50x slower than the reader that checking and training use."""
+
+    def __init__(self, text: str, path: str | None):
+        self.text, self.path = text, path
+
+    def __deepcopy__(self, memo: dict) -> Unparsed:
+        return self  # immutable
+
+
+def _read_values(text: str, path: str | None) -> tuple[Any, list[Problem], bool]:
+    """The document's values and reading warnings, and whether they are the round-trip
+    document itself (ruamel's reader, where libyaml is missing or the file asks for
+    YAML 1.1)."""
+    from builder import yaml_reader
+
+    if yaml_reader.AVAILABLE:
+        try:
+            doc, warnings = yaml_reader.load_fast(text, path)
+        except yaml_reader.UnsupportedDocument:
+            pass
+        else:
+            version = doc.get("format") if isinstance(doc, dict) else None
+            older = isinstance(version, int) and not isinstance(version, bool) and version < FORMAT_VERSION
+            if not older:  # (upgrades rewrite the round-trip document, comments and all)
+                return doc, warnings, False
+    return (*load_document(_yaml(), text, path), True)
+
+
 def parse_graph(text: str, path: str | None = None) -> Graph:
     """A Graph from YAML text; GraphError listing every problem in the file."""
     reader = _Reader(path)
-    doc, reader.problems = load_document(_yaml(), text, path)
+    doc, reader.problems, round_trip = _read_values(text, path)
     graph = reader.read(doc)
     if graph is None or any(p.is_error for p in reader.problems):
         raise GraphError(reader.problems)
+    if not round_trip:
+        graph.document = Unparsed(text, path)
     graph.load_warnings = list(reader.problems)  # reported again by every analysis
     return graph
+
+
+def _round_trip_document(graph: Graph) -> CommentedMap:
+    """The graph's ruamel document (comments and all), parsed now from the text it was
+    read from if it was read fast; a new one if it has none or that text no longer reads."""
+    document = graph.document
+    if isinstance(document, Unparsed):
+        try:
+            document, _ = load_document(_yaml(), document.text, document.path)
+            version = document.get("format", FORMAT_VERSION) if isinstance(document, CommentedMap) else None
+            if isinstance(version, int) and not isinstance(version, bool) and version < FORMAT_VERSION:
+                upgrade_document(document, version, FORMAT_VERSION)
+        except (GraphError, KeyError):  # (the graph itself was read; only its comments are lost)
+            document = None
+    return document if isinstance(document, CommentedMap) else CommentedMap()
 
 
 def load_graph(path: str | Path) -> Graph:
@@ -381,7 +429,7 @@ def _node_map(node: Node, existing: Any) -> CommentedMap:
 
 def _sync_document(graph: Graph) -> CommentedMap:
     """The graph's round-trip document updated to the model (a new one if it has none)."""
-    doc = graph.document if isinstance(graph.document, CommentedMap) else CommentedMap()
+    doc = _round_trip_document(graph)
     if doc.get("format") != FORMAT_VERSION:
         if "format" in doc:
             doc["format"] = FORMAT_VERSION

@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +26,8 @@ from PySide6.QtGui import QUndoStack
 
 from blocks import Block, Port, get_block
 from builder import (
+    data_flow,
+    flow_path,
     LAYOUT_DIRECTION_KEY,
     Analysis,
     Graph,
@@ -654,25 +655,7 @@ class GraphDocument(QObject):
 
     def _path(self, start: str, goal: str) -> Optional[list[str]]:
         """Node ids from ``start`` to ``goal`` following the data flow, or None."""
-        users: dict[str, list[str]] = {}
-        for node in self._graph.nodes.values():
-            for r in node.references():
-                users.setdefault(r.node, []).append(node.id)
-        came_from = {start: None}
-        queue = deque([start])
-        while queue:
-            current = queue.popleft()
-            if current == goal:
-                path = []
-                while current is not None:
-                    path.append(current)
-                    current = came_from[current]
-                return path[::-1]
-            for user in users.get(current, []):
-                if user not in came_from:
-                    came_from[user] = current
-                    queue.append(user)
-        return None
+        return flow_path(data_flow(self._graph.nodes), start, goal)
 
     def _check_dtype(self, ref: Ref, source: Block, target: Block, port: Port) -> Verdict:
         if source.name == "input":

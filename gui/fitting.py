@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from blocks import Block, Port, all_blocks
-from builder import Graph, Node, Ref, analyze
+from builder import Graph, Node, Ref, analyze, data_flow, upstream_nodes
 from gui.document import GraphDocument, starter_params
 
 _SOURCE_ID = "fit_source"
@@ -74,13 +74,5 @@ def _trial_nodes(candidates: list[Block], source_ref: str) -> dict[str, Node]:
 
 def _upstream(nodes: dict[str, Node], node_id: str) -> dict[str, Node]:
     """``node_id`` and every node it depends on, in file order."""
-    keep: set[str] = set()
-    stack = [node_id]
-    while stack:
-        current = stack.pop()
-        if current in keep or current not in nodes:
-            continue
-        keep.add(current)
-        stack.extend(r.node for r in nodes[current].references())
+    keep = upstream_nodes(data_flow(nodes), node_id) | {node_id}
     return {i: n for i, n in nodes.items() if i in keep}
-

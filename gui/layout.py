@@ -30,6 +30,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Sequence
 
+from builder import flow_from_sources, flow_layers
 from gui.readable import Screen
 
 NODE_WIDTH = 180  # the box a node is laid out as; the canvas draws nodes no larger
@@ -89,32 +90,10 @@ def flow_of(direction: Optional[str]) -> Flow:
 
 def layer_nodes(nodes: Sequence[str], sources: Mapping[str, Iterable[str]]) -> dict[str, int]:
     """Longest-path layer of every node: 0 for nodes fed by nothing, else one more than
-    its deepest source. A cycle (an invalid graph) is broken at the first node in
-    ``nodes`` order that is stuck on it."""
-    known = set(nodes)
-    deps = {n: {s for s in sources.get(n, ()) if s in known and s != n} for n in nodes}
-    users: dict[str, list[str]] = {n: [] for n in nodes}
-    for n, ds in deps.items():
-        for s in ds:
-            users[s].append(n)
-    waiting = {n: len(ds) for n, ds in deps.items()}
-    layer: dict[str, int] = {}
-    ready = [n for n in nodes if waiting[n] == 0]
-    pending = list(nodes)  # file order, for breaking cycles
-    while len(layer) < len(nodes):
-        if not ready:  # a cycle: take the first node not laid out yet, ignoring its missing sources
-            ready = [next(n for n in pending if n not in layer)]
-        next_ready = []
-        for n in ready:
-            if n in layer:
-                continue
-            layer[n] = 1 + max((layer[s] for s in deps[n] if s in layer), default=-1)
-            for user in users[n]:
-                waiting[user] -= 1
-                if waiting[user] == 0:
-                    next_ready.append(user)
-        ready = next_ready
-    return layer
+    its deepest source. A cycle (an invalid graph) is broken at the wire into the first
+    node in ``nodes`` order that is on it (builder.flow_layers)."""
+    return flow_layers(flow_from_sources(nodes, sources))
+
 
 
 def _crossings(upper_pos: Mapping[str, int], lower: Sequence[str], parents: Mapping[str, list[str]]) -> int:
