@@ -7,7 +7,7 @@ same command on a 3-node graph, which is the start-up (Python and imports) that 
 size pays once. The growth column is (time - start-up) per node relative to the smallest
 size: near 1.0 is linear.
 
-    .venv/bin/python bench/check_scaling.py [--sizes 500,2000,5000,20000]
+    .venv/bin/python bench/check_scaling.py [--sizes 1000,2000,5000,10000,20000]
 
 The last line is ``seconds_20000=<s>`` for the largest size. Exit status 0 whatever the
 figures (a measurement, not a test).
@@ -16,6 +16,7 @@ figures (a measurement, not a test).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import resource
 import subprocess
@@ -57,7 +58,7 @@ def run_check(path: Path) -> tuple[float, float, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="500,2000,5000,20000")
+    parser.add_argument("--sizes", default="1000,2000,5000,10000,20000")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{'peak MB':>8} {'status':>6}")
         base = None
         wall = float("nan")
+        points: list[tuple[float, float]] = []
         for n in sizes:
             path = Path(folder) / f"chain{n}.yaml"
             path.write_text(graph_text(n))
@@ -80,7 +82,16 @@ def main(argv: list[str] | None = None) -> int:
             per = work / n * 1000 * 1000
             base = base or per
             print(f"{n:>7,} {wall:>8.2f} {work:>15.2f} {per:>14.1f} {per / base:>7.2f} {peak:>8.0f} {code:>6}")
-    print(f"seconds_{sizes[-1]}={wall:.2f}")
+            points.append((math.log(n), math.log(work)))
+    # the growth exponent k of work ~ n^k, a least-squares fit on the log-log points:
+    # 1.0 is linear, 2.0 quadratic
+    exponent = float("nan")
+    if len(points) > 1:
+        mean_x = sum(x for x, _ in points) / len(points)
+        mean_y = sum(y for _, y in points) / len(points)
+        exponent = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x, _ in points)
+    print(f"growth exponent over {sizes[0]:,}-{sizes[-1]:,} nodes: {exponent:.2f} (1.0 is linear)")
+    print(f"seconds_{sizes[-1]}={wall:.2f} minus_startup_{sizes[-1]}={wall - startup:.2f} exponent={exponent:.2f}")
     return 0
 
 

@@ -47,6 +47,8 @@ def _parser(plugins: dict[str, ModuleType] | None = None) -> argparse.ArgumentPa
     check.add_argument("graph", nargs="+", help="graph YAML file(s)")
     check.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     check.add_argument("--quiet", "-q", action="store_true", help="print only problems and totals")
+    check.add_argument("--batch-size", type=int, metavar="N",
+                       help="estimate training memory at this batch size (default: the graph's, else 64)")
 
     train = sub.add_parser("train", help="train a graph into a run folder (settings from its training section)")
     train.add_argument("graph", nargs="?", help="graph YAML file (not needed with --resume)")
@@ -116,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             from builder.commands.check_cmd import run_check
 
-            return run_check(args.graph, as_json=args.json, quiet=args.quiet)
+            return run_check(args.graph, as_json=args.json, quiet=args.quiet, batch_size=args.batch_size)
         if args.command == "train":
             from builder.commands.train_cmd import run_train
 

@@ -8,6 +8,7 @@ import sys
 from blocks import format_shape
 from builder.analysis import Analysis, analyze
 from builder.errors import GraphError, Problem
+from builder.memory import estimate, machine_memory, size_text, too_large
 from builder.textreport import human, table
 from builder.yaml_format import load_graph
 
@@ -39,13 +40,42 @@ def _as_json(path: str, analysis: Analysis | None, problems: list[Problem]) -> d
     return report
 
 
-def check_one(path: str, *, as_json: bool, quiet: bool) -> tuple[bool, dict]:
+def _training_choice(graph, batch_size: int | None) -> tuple[int, str]:
+    """The batch size and optimizer training would use (its section, else the defaults)."""
+    section = graph.training if isinstance(graph.training, dict) else {}
+    batch = batch_size or section.get("batch_size")
+    optimizer = section.get("optimizer")
+    return (batch if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0 else 64,
+            optimizer if optimizer in ("adam", "adamw", "sgd") else "adam")
+
+
+def memory_problems(analysis: Analysis, batch_size: int | None = None) -> tuple[dict, list[Problem]]:
+    """The memory estimate as a report entry, and a warning when training (or even the
+    weights) cannot fit in this machine's available memory."""
+    batch, optimizer = _training_choice(analysis.graph, batch_size)
+    memory = estimate(analysis, batch, optimizer)
+    available = machine_memory()
+    entry = {"weights_bytes": memory.weights, "activations_bytes_per_sample": memory.activations_per_sample,
+             "training_bytes": memory.training, "batch_size": batch, "optimizer": optimizer,
+             "available_bytes": available}
+    why = too_large(memory, available)
+    problems = [] if why is None else [Problem(
+        f"the graph cannot be trained on this machine: {why}", "warning", analysis.graph.path, hint=(
+            "make the widest layers smaller" if memory.weights * 4 > (available or 0)
+            else "lower batch_size, or train on a machine with more memory"))]
+    return entry, problems
+
+
+def check_one(path: str, *, as_json: bool, quiet: bool, batch_size: int | None = None) -> tuple[bool, dict]:
     try:
         graph = load_graph(path)
     except GraphError as err:
         return False, _as_json(path, None, err.problems)
     analysis = analyze(graph)
-    report = _as_json(path, analysis, analysis.problems)
+    memory, memory_warnings = memory_problems(analysis, batch_size) if analysis.ok else ({}, [])
+    report = _as_json(path, analysis, analysis.problems + memory_warnings)
+    if memory:
+        report["memory"] = memory
     if not as_json:
         if not quiet:
             title = f"{path}: {graph.name}" + (f" - {graph.description}" if graph.description else "")
@@ -53,14 +83,17 @@ def check_one(path: str, *, as_json: bool, quiet: bool) -> tuple[bool, dict]:
             print(table(["node", "block", "output shape", "params", "MACs"], _rows(analysis), right=(3, 4)))
         total = analysis.total
         print(f"total: {total.params:,} parameters, {total.macs:,} multiply-accumulates ({human(total.macs)}) per sample")
+        if memory:
+            print(f"memory: weights {size_text(memory['weights_bytes'])}; training at batch {memory['batch_size']} "
+                  f"({memory['optimizer']}) about {size_text(memory['training_bytes'])}")
     return analysis.ok, report
 
 
-def run_check(paths: list[str], *, as_json: bool = False, quiet: bool = False) -> int:
+def run_check(paths: list[str], *, as_json: bool = False, quiet: bool = False, batch_size: int | None = None) -> int:
     """Exit status 0 when every file is valid (warnings allowed), 1 otherwise."""
     all_ok, reports = True, []
     for path in paths:
-        ok, report = check_one(path, as_json=as_json, quiet=quiet)
+        ok, report = check_one(path, as_json=as_json, quiet=quiet, batch_size=batch_size)
         all_ok &= ok
         reports.append(report)
         if not as_json:

@@ -26,6 +26,7 @@ from builder.compiler import compile_graph, resolve_device
 from builder.data import DataError, InputSpec, TaskData, load_data
 from builder.errors import GraphError, Problem
 from builder.graph import Graph
+from builder.memory import device_memory, estimate, too_large
 from builder.training import distributed
 from builder.training.batches import (
     batch_count,
@@ -98,6 +99,11 @@ class Trainer:
         if len(outputs) != 1:
             raise TrainingError(f"training needs exactly one output node, the graph has {len(outputs)}",
                                 "compute the loss on one output; remove or merge the others")
+        device = resolve_device(s["device"])
+        why = too_large(estimate(self.analysis, s["batch_size"], s["optimizer"]), device_memory(device))
+        if why:  # refused in a sentence, not after minutes of allocating ending in a traceback
+            raise TrainingError(f"the graph cannot be trained on this {device.type}: {why}",
+                                "lower batch_size, make the widest layers smaller, or use a bigger machine")
         if not s["data"]:
             raise TrainingError("no dataset: the graph's training section has no 'data'",
                                 "add e.g. 'training: {data: {name: digits}}' or pass --data digits")

@@ -1,0 +1,107 @@
+"""How much memory a graph needs, worked out from the analysis before anything is built.
+
+A graph's weights are known exactly from the block declarations (4 bytes per float32
+parameter). Training holds the weights, their gradients and the optimizer's state (Adam
+and AdamW keep two values per weight, SGD with momentum one), plus the activations that
+backpropagation needs: every node's output for every sample of the batch, an upper
+bound that in-place operations and freed temporaries undercut. These are estimates for
+warnings, not promises: two 200,000-wide linear layers (160 GB) should be refused with a
+sentence, not after minutes of allocation ending in an allocator traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+from builder.analysis import Analysis
+
+BYTES_PER_VALUE = 4  # float32; token ids (int64) are inputs only
+OPTIMIZER_STATES = {"adam": 2, "adamw": 2, "sgd": 1}
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes for the weights, and for training at ``batch_size`` with ``optimizer``."""
+
+    weights: int
+    activations_per_sample: int
+    batch_size: int
+    optimizer: str
+
+    @property
+    def training(self) -> int:
+        """Weights, gradients, optimizer state and the batch's activations."""
+        states = OPTIMIZER_STATES.get(self.optimizer, 2)
+        return self.weights * (2 + states) + self.activations_per_sample * self.batch_size
+
+    @property
+    def inference(self) -> int:
+        """Weights and one sample's activations (a forward pass frees them as it goes)."""
+        return self.weights + self.activations_per_sample
+
+
+def estimate(analysis: Analysis, batch_size: int = 32, optimizer: str = "adam") -> MemoryEstimate:
+    """The estimate for a checked (or partly checked) analysis; nodes whose shapes could
+    not be worked out count nothing."""
+    weights = analysis.total.params * BYTES_PER_VALUE
+    values = 0
+    for info in analysis.nodes.values():
+        if info.ok:
+            for shape in info.outputs.values():
+                values += math.prod(shape)
+    return MemoryEstimate(weights, values * BYTES_PER_VALUE, batch_size, optimizer)
+
+
+def device_memory(device: object) -> Optional[int]:
+    """Free bytes on a torch device: the GPU's free memory for CUDA, the machine's for the
+    CPU (None when unknown, e.g. Apple's MPS)."""
+    kind = getattr(device, "type", str(device))
+    if kind == "cuda":
+        import torch
+
+        try:
+            return int(torch.cuda.mem_get_info(device)[0])
+        except (RuntimeError, AssertionError):
+            return None
+    return machine_memory() if kind == "cpu" else None
+
+
+def machine_memory() -> Optional[int]:
+    """Bytes of memory this machine has available now (Linux: MemAvailable; elsewhere the
+    physical memory), None when it cannot be told."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def size_text(count: float) -> str:
+    """``1536`` -> ``1.5 KB``; powers of 1,000 as disks and the docs write them."""
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if count < 1000 or unit == "TB":
+            return f"{count:,.0f} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
+        count /= 1000
+    return f"{count:,.1f} TB"
+
+
+def too_large(estimate: MemoryEstimate, available: Optional[int], *, training: bool = True) -> Optional[str]:
+    """Why the graph cannot fit in ``available`` bytes (a sentence), or None when it fits
+    or the machine's memory is unknown."""
+    need = estimate.training if training else estimate.inference
+    if available is None or need <= available:
+        return None
+    what = (f"training at batch {estimate.batch_size} with {estimate.optimizer} needs at least {size_text(need)} "
+            f"(weights {size_text(estimate.weights)}, their gradients and optimizer state, activations "
+            f"{size_text(estimate.activations_per_sample * estimate.batch_size)})") if training else \
+        f"the weights alone take {size_text(estimate.weights)}"
+    return f"{what}, more than the {size_text(available)} this machine has available"
