@@ -90,7 +90,15 @@ class Analysis:
         return info.outputs.get(ref.port) if ref.port else next(iter(info.outputs.values()))
 
     def problems_for(self, node_id: str) -> list[Problem]:
-        return [p for p in self.problems if p.node == node_id]
+        # indexed once (the editor asks for every node: a scan each was quadratic), and
+        # again should the list have grown
+        index = self.__dict__.get("_by_node")
+        if index is None or index[0] != len(self.problems):
+            by_node: dict[str | None, list[Problem]] = {}
+            for problem in self.problems:
+                by_node.setdefault(problem.node, []).append(problem)
+            index = self.__dict__["_by_node"] = (len(self.problems), by_node)
+        return list(index[1].get(node_id, ()))
 
 
 MAX_SUGGESTIONS = 20  # "did you mean" for this many unknown references in one graph

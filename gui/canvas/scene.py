@@ -45,6 +45,7 @@ class GraphScene(QGraphicsScene):
         self.read_only = read_only
         self.node_items: dict[str, NodeItem] = {}
         self.wire_items: dict[tuple, WireItem] = {}
+        self._into: dict[str, dict[tuple, None]] = {}  # target node -> keys of its wires (no scan of all wires)
         self._placing = False  # positions are being set from the document, not by the user
         self._pending: Optional[PendingWire] = None
         self._pending_from: Optional[PortSpot] = None
@@ -62,7 +63,7 @@ class GraphScene(QGraphicsScene):
         for node_id in document.graph.nodes:
             self._add_node_item(node_id)
         for node_id in document.graph.nodes:
-            self._sync_wires(node_id)
+            self._sync_wires(node_id, label=False)  # refresh_analysis labels every wire next
         self.refresh_analysis()
         self.route_wires()
 
@@ -105,7 +106,7 @@ class GraphScene(QGraphicsScene):
             item.set_mark(marks.get(node_id, ""))
 
     def wires_into(self, node_id: str) -> list[WireItem]:
-        return [w for w in self.wire_items.values() if w.target == node_id]
+        return [self.wire_items[key] for key in self._into.get(node_id, {})]
 
     def nodes_rect(self) -> QRectF:
         """The boxes' bounding rectangle (for fit to view)."""
@@ -182,13 +183,13 @@ class GraphScene(QGraphicsScene):
             self._placing = False
         self.schedule_routing()
 
-    def _sync_wires(self, target: str) -> None:
+    def _sync_wires(self, target: str, label: bool = True) -> None:
         """Make the wire items into ``target`` match the document's wires."""
         wanted = {}
         for w in self.document.wires(target):  # the same source twice into a variadic port: two wires
             copies = sum(1 for key in wanted if key[:3] == (w.target, w.target_port, w.ref))
             wanted[(w.target, w.target_port, w.ref, copies)] = w
-        for key in [k for k, w in self.wire_items.items() if w.target == target and k not in wanted]:
+        for key in [k for k in self._into.get(target, ()) if k not in wanted]:
             self._remove_wire(key)
         for key, wire in wanted.items():
             if key not in self.wire_items and wire.source in self.node_items:
@@ -197,10 +198,13 @@ class GraphScene(QGraphicsScene):
                     item.setFlag(QGraphicsItem.ItemIsSelectable, False)
                 self.addItem(item)
                 self.wire_items[key] = item
-                self._label_wire(item)
+                self._into.setdefault(wire.target, {})[key] = None
+                if label:
+                    self._label_wire(item)
 
     def _remove_wire(self, key: tuple) -> None:
         item = self.wire_items.pop(key)
+        self._into.get(item.target, {}).pop(key, None)
         self.removeItem(item)
 
     def refresh_analysis(self) -> None:
