@@ -33,6 +33,7 @@ from gui.export_runner import SUFFIXES as EXPORT_SUFFIXES
 from gui.export_runner import ExportRunner
 from gui.help_menu import install_help_menu
 from gui.inside_view import open_block_inside, open_node_inside
+from gui.inspect.holder import InspectHolder
 from gui.inspector import Inspector
 from gui.labels import human_count, short_shape
 from gui.palette import BlockPalette
@@ -86,6 +87,11 @@ class MainWindow(QMainWindow):
         self._problems_dock = self._dock("Problems", self.problems, Qt.BottomDockWidgetArea)
         self._training_dock = self._dock("Training", self._training_holder, Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(self._problems_dock, self._training_dock)
+        self._inspect_holder = InspectHolder(self._connect_inspect)  # built when a run is first inspected
+        self._inspect_dock = self._dock("Inspect run", self._inspect_holder, Qt.BottomDockWidgetArea)
+        self._inspect_dock.setObjectName("inspectDock")
+        self.tabifyDockWidget(self._training_dock, self._inspect_dock)
+        self._inspect_dock.hide()  # until a run is inspected (or the View menu shows it)
         self._problems_dock.raise_()
         self.exporter.finished.connect(self._export_done)
         self.palette.blockActivated.connect(lambda name: self.view.add_block_at_center(name))
@@ -155,6 +161,8 @@ class MainWindow(QMainWindow):
                                         tip="Arrange in columns: data flows down (saved in the file)"),
             "layout_right": self._action("Lay Out &Left to Right", lambda: self.arrange("right"),
                                          tip="Arrange in rows: data flows right (saved in the file)"),
+            "inspect": self._action("&Inspect Run…", self.inspect_run, "Ctrl+I",
+                                    "Look inside a trained run: misclassified samples, feature maps, explanations"),
         }
         self._directions = QActionGroup(self)  # one checked: the document's direction
         for key in ("layout_down", "layout_right"):
@@ -178,6 +186,7 @@ class MainWindow(QMainWindow):
             action = self.export_menu.addAction(text)
             action.setObjectName(f"export_{format}")
             action.triggered.connect(lambda _checked=False, f=format: self.export_model(f))
+        file_menu.addAction(self.actions["inspect"])
         file_menu.addSeparator()
         file_menu.addAction(self.actions["quit"])
         self.edit_menu = bar.addMenu("&Edit")
@@ -187,7 +196,8 @@ class MainWindow(QMainWindow):
         view_menu.addActions([self.actions[k] for k in ("arrange", "layout_down", "layout_right")])
         view_menu.addSeparator()
         self._view_menu = view_menu  # the overview's entry joins when the canvas exists
-        for dock in (self._palette_dock, self._inspector_dock, self._problems_dock, self._training_dock):
+        for dock in (self._palette_dock, self._inspector_dock, self._problems_dock, self._training_dock,
+                     self._inspect_dock):
             view_menu.addAction(dock.toggleViewAction())
         self._update_recent_menu()
 
@@ -236,6 +246,7 @@ class MainWindow(QMainWindow):
         document.pathChanged.connect(lambda _path: self._training_holder.built and self.training.set_document(document))
         self.scene.nodeSelectionChanged.connect(self.inspector.show_nodes)
         self.scene.nodeSelectionChanged.connect(self._update_edit_actions)
+        self.scene.nodeSelectionChanged.connect(self._inspect_selection)
         self.scene.nodeDoubleClicked.connect(self.open_inside)
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         document.analysisChanged.connect(self._update_status)
@@ -463,6 +474,7 @@ class MainWindow(QMainWindow):
         panel.showProblems.connect(self._problems_dock.raise_)
         panel.nodeMarks.connect(lambda marks: self.scene.set_marks(marks))
         panel.runner.started.connect(lambda _run: self.show_training())
+        panel.runs.inspectRequested.connect(self.inspect_run)
         if self.document is not None:
             panel.set_document(self.document)
 
@@ -485,6 +497,44 @@ class MainWindow(QMainWindow):
         wanted = int(self.height() * 0.55)  # the plots need the room more than the canvas does now
         if self._training_dock.height() < wanted - 40:
             self.resizeDocks([self._training_dock], [wanted], Qt.Vertical)
+
+    # ------------------------------------------------------------------ inspecting a run
+    @property
+    def inspect(self):
+        """The Inspect panel (built now if it has not been yet)."""
+        return self._inspect_holder.panel()
+
+    def _connect_inspect(self, panel) -> None:
+        panel.nodeChosen.connect(lambda node: node in self.scene.node_items and self.scene.select_nodes([node]))
+        if self.scene is not None:
+            panel.set_canvas_selection(self.scene.selected_ids())
+
+    def _inspect_selection(self, ids: list) -> None:
+        """A node clicked on the canvas is the node the Inspect panel shows (once it exists)."""
+        if self._inspect_holder.built:
+            self.inspect.set_canvas_selection(ids)
+
+    def inspect_run(self, run=None) -> bool:
+        """Open ``run`` (default: the run selected in the training panel, else this graph's
+        newest, else one chosen in a folder dialog) in the Inspect panel, and show it."""
+        runs = self.training.runs
+        panel = self.inspect
+        panel.start_folder = runs.root()
+        if run is None:
+            chosen = runs.selected_runs() or runs.all_runs()[:1]
+            run = chosen[0] if chosen else panel.ask_run_folder()
+            if not run:
+                return False
+        self.show_inspect()
+        panel.open_run(run)
+        return True
+
+    def show_inspect(self) -> None:
+        self._inspect_dock.show()
+        self._inspect_dock.raise_()
+        wanted = int(self.height() * 0.6)  # the strip and a figure under it need the room
+        if self._inspect_dock.height() < wanted - 40:
+            self.resizeDocks([self._inspect_dock], [wanted], Qt.Vertical)
 
     def ask_export_path(self, format: str, suggested: str) -> Optional[str]:
         what = EXPORT_FORMATS[format][1]

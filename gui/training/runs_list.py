@@ -262,6 +262,7 @@ class RunsList(QWidget):
     (Paths) in list order; ``message`` a sentence for the panel's messages."""
 
     runsSelected = Signal(list)
+    inspectRequested = Signal(Path)  # look inside this run (the window's Inspect panel)
     message = Signal(str, str)  # text, kind ("info", "error")
     listChanged = Signal()  # the rows were read again (their widths may have changed)
 
@@ -320,9 +321,16 @@ class RunsList(QWidget):
         self.add_menu.setObjectName("addRunMenu")
         self.add_menu.aboutToShow.connect(self._fill_add_menu)
         self.add_button.setMenu(self.add_menu)
+        self.inspect_button = QToolButton()
+        self.inspect_button.setObjectName("inspectRunButton")
+        self.inspect_button.setText("Inspect")
+        self.inspect_button.setToolTip("Look inside the selected run: its misclassified samples, feature maps "
+                                       "and explanations (Inspect panel)")
+        self.inspect_button.clicked.connect(self._inspect_selected)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(4, 0, 4, 0)
         buttons.addWidget(self.hint, 1)
+        buttons.addWidget(self.inspect_button, 0, Qt.AlignmentFlag.AlignTop)
         buttons.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignTop)
 
         layout = QVBoxLayout(self)
@@ -353,6 +361,7 @@ class RunsList(QWidget):
                 self._select(selected)
         finally:
             self.tree.blockSignals(False)
+        self._update_inspect_button()
 
     def root(self) -> Optional[Path]:
         """The runs folder this graph's runs are looked for in (and others' runs offered from)."""
@@ -531,12 +540,27 @@ class RunsList(QWidget):
         folder.setToolTip("Choose any run folder (runs/<graph>-<date>-<time>) to compare with")
         folder.triggered.connect(self.add_from_dialog)
 
+    def _inspect_selected(self) -> None:
+        chosen = self.selected_runs()
+        if len(chosen) == 1:
+            self.inspectRequested.emit(chosen[0])
+
+    def context_actions(self) -> list[tuple[str, object]]:
+        """What the right-click menu offers for the selection: (text, slot) pairs."""
+        chosen = self.selected_runs()
+        actions = [("Inspect Run", self._inspect_selected)] if len(chosen) == 1 else []
+        picked = {p.resolve() for p in chosen}
+        if any(r.foreign and r.path.resolve() in picked for r in self._runs):
+            actions.append(("Remove From List", self.remove_selected_foreign))
+        return actions
+
     def _context_menu(self, point: QPoint) -> None:
-        chosen = {p.resolve() for p in self.selected_runs()}
-        if not any(r.foreign and r.path.resolve() in chosen for r in self._runs):
+        actions = self.context_actions()
+        if not actions:
             return
         menu = QMenu(self)
-        menu.addAction("Remove From List", self.remove_selected_foreign)
+        for text, slot in actions:
+            menu.addAction(text, slot)
         menu.exec(self.tree.viewport().mapToGlobal(point))
 
     def _item(self, run: RunInfo) -> QTreeWidgetItem:
@@ -575,8 +599,14 @@ class RunsList(QWidget):
             self.empty.setText(f"No runs of {self.graph_path.name} yet (looked in {root}).\nPress Train to start one.")
         self.tree.setVisible(not empty)
         self.empty.setVisible(empty)
+        self.inspect_button.setVisible(not empty)
+        self._update_inspect_button()
         self.hint.setText("Select one run to see its curves; Ctrl- or Shift-click more to compare them."
                           if len(self._runs) > 1 else "Add run… compares with runs of other graphs.")
 
     def _selection_changed(self) -> None:
+        self._update_inspect_button()
         self.runsSelected.emit(self.selected_runs())
+
+    def _update_inspect_button(self) -> None:
+        self.inspect_button.setEnabled(len(self.selected_runs()) == 1)
