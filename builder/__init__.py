@@ -37,6 +37,7 @@ _EXPORTS = {
     "picture_of": "builder.inspecting.figures:as_picture",
     "explain": "builder.inspecting.explain", "Explanation": "builder.inspecting.explain",
     "EXPLAIN_METHODS": "builder.inspecting.explain:METHODS", "draw_explanation": "builder.inspecting.explain",
+    "write_explanation": "builder.inspecting.explain", "default_gradcam_node": "builder.inspecting.explain",
     "inspect": "builder.inspecting.views", "VIEWS": "builder.inspecting.views",
     "applicable_views": "builder.inspecting.views:applicable",
     # the data flow as a networkx DiGraph (docs/format.md)

@@ -9,15 +9,15 @@ from typing import Any
 import torch
 
 from blocks.params import ParamError
-from builder.data import builtin, files, folder, torchvision_data
+from builder.data import builtin, files, folder, patterns, torchvision_data
 from builder.data.arrays import ArrayData, InputSpec, TaskData, count, format_shape
 from builder.data.augment import make_augment
 from builder.data.errors import DataError, did_you_mean
 from builder.data.normalize import apply_normalization, fit_normalization
 from builder.data.source import COMMON, Context, Samples, Source
 
-SOURCES: dict[str, Source] = {s.name: s for s in
-                              builtin.SOURCES + files.SOURCES + folder.SOURCES + torchvision_data.SOURCES}
+SOURCES: dict[str, Source] = {s.name: s for s in builtin.SOURCES + patterns.SOURCES + files.SOURCES
+                              + folder.SOURCES + torchvision_data.SOURCES}
 DATA_SOURCES = SOURCES  # the name builder exports: every data source by name
 
 

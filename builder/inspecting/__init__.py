@@ -16,6 +16,11 @@ _EXPORTS = {
     "InspectError": "builder.inspecting.errors",
     "Subject": "builder.inspecting.subject", "Samples": "builder.inspecting.subject",
     "open_subject": "builder.inspecting.subject", "from_trained": "builder.inspecting.subject",
+    "METHODS": "builder.inspecting.explain", "explain": "builder.inspecting.explain",
+    "Explanation": "builder.inspecting.explain", "draw_explanation": "builder.inspecting.explain",
+    "write_explanation": "builder.inspecting.explain", "default_gradcam_node": "builder.inspecting.explain",
+    "VIEWS": "builder.inspecting.views", "applicable": "builder.inspecting.views",
+    "inspect": "builder.inspecting.views", "run_view": "builder.inspecting.views",
 }
 
 __all__ = sorted(_EXPORTS)
