@@ -61,6 +61,19 @@ def large_font(pixels: int, bold: bool = False) -> QFont:
     return font
 
 
+_METRICS: dict[str, QFontMetrics] = {}
+
+
+def metrics_of(font: QFont) -> QFontMetrics:
+    """The metrics of ``font``, made once per distinct font (a box asks five times on
+    every refresh: 5,000 boxes spent a second building them)."""
+    key = font.key()
+    found = _METRICS.get(key)
+    if found is None:
+        found = _METRICS[key] = QFontMetrics(font)
+    return found
+
+
 @functools.lru_cache(maxsize=None)  # measured once: asking per node cost 0.1 ms each (0.5 s for 5,000)
 def text_height() -> float:
     """The height (scene units) of the smallest font a node's id, block and shape are
@@ -141,9 +154,9 @@ class NodeItem(QGraphicsItem):
         self.color = style.category_color(category)
         self.inputs = [p.name for p in block.inputs] if block is not None else []
         self.outputs = [p.name for p in block.outputs] if block is not None else []
-        metrics = QFontMetrics(self._font)
+        metrics = metrics_of(self._font)
         width = NODE_WIDTH - 16
-        self.title = QFontMetrics(self._bold).elidedText(node.id, Qt.ElideRight, width)
+        self.title = metrics_of(self._bold).elidedText(node.id, Qt.ElideRight, width)
         if getattr(node, "graph", None):  # a graph file used as a block: its name and params
             kind = str(node.graph).replace("\\", "/").rsplit("/", 1)[-1]
             keys = "  ".join(f"{k}={param_text(v)}" for k, v in node.params.items())
@@ -169,11 +182,11 @@ class NodeItem(QGraphicsItem):
         self.count_text = ""
         if not errors and info is not None and info.cost.params:
             self.count_text = f"{human_count(info.cost.params)} params"
-            width -= QFontMetrics(self._small).horizontalAdvance(self.count_text) + 8
+            width -= metrics_of(self._small).horizontalAdvance(self.count_text) + 8
         self.shape_line = metrics.elidedText(line, Qt.ElideRight, width)
         room = NODE_WIDTH - 12
-        self.large_title = QFontMetrics(self._large_title_font).elidedText(node.id, Qt.ElideRight, room)
-        self.large_shape = QFontMetrics(self._large_shape_font).elidedText(line.removeprefix("→ "), Qt.ElideRight,
+        self.large_title = metrics_of(self._large_title_font).elidedText(node.id, Qt.ElideRight, room)
+        self.large_shape = metrics_of(self._large_shape_font).elidedText(line.removeprefix("→ "), Qt.ElideRight,
                                                                             room)
         self._base_tooltip = self._tooltip(node, block, info, problems)
         self._apply_tooltip()
