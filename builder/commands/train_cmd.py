@@ -100,6 +100,14 @@ def _load(args) -> tuple[Any, dict, RunFolder, bool]:
     settings = resolve_settings(graph.training, overrides)
     if args.out:
         root = Path(args.out)
+        trained = Path(args.graph).resolve()  # (the app puts the snapshot it trains in the folder first)
+        taken = [p for p in root.iterdir() if p.resolve() != trained] if root.is_dir() else []
+        if distributed.env_world().main and taken:
+            # a second run in the same folder would replace the first one's metrics and mix
+            # its checkpoints with the first one's (export and resume take the newest)
+            what = "a run" if RunFolder(root).settings.is_file() else "files"
+            raise TrainingError(f"{root} already holds {what}; a new run there would mix with it",
+                                f"continue that run with --resume {root}, or give --out a new folder")
     else:  # a time-stamped name: rank 0 picks it for every rank
         world = distributed.env_world()
         root = RunFolder.create(Path(settings["out"] or "runs"), graph.name).root if world.main else None

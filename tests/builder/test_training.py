@@ -232,3 +232,27 @@ def test_trainer_shows_the_rnn_gradient_vanishing_and_the_lstm_learning(tmp_path
     assert lstm_ratio - rnn_ratio >= 3, (lstm_ratio, rnn_ratio)  # >= 1000x, measured ~1e6-1e10
     assert any(e["event"] == "warning" and e["node"] == "rnn" for e in rnn_events)
     assert (tmp_path / "rnn_memory/plots/timestep_gradients.png").exists()
+
+
+def test_a_new_run_into_a_run_folder_is_refused(tmp_path, capsys):
+    """Training again into a finished run's folder replaced its metrics and mixed its
+    checkpoints with the new run's, so that export and resume took the old newest one."""
+    graph = tmp_path / "lenet.yaml"
+    graph.write_text((ROOT / "graphs/lenet5.yaml").read_text().replace("data: {name: digits}",
+                                                                      "data: {name: digits, limit: 200}"))
+    run = tmp_path / "run"
+    assert main(["train", str(graph), "--epochs", "1", "--out", str(run), "-q"]) == 0
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+    metrics = (run / "metrics.jsonl").read_bytes()
+    capsys.readouterr()
+    assert main(["train", str(graph), "--epochs", "1", "--out", str(run), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "already holds a run" in err and f"--resume {run}" in err and "Traceback" not in err
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
+    assert (run / "metrics.jsonl").read_bytes() == metrics
+    # a folder holding only the graph being trained (the app's snapshot) is a fresh run
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    snapshot = fresh / "graph.yaml"
+    snapshot.write_text(graph.read_text())
+    assert main(["train", str(snapshot), "--epochs", "1", "--out", str(fresh), "-q"]) == 0
