@@ -123,12 +123,12 @@ class _Frame:
 
 
 class UnsupportedDocument(Exception):
-    """A document this reader leaves to ruamel's: a %YAML 1.1 directive, or one of the
-    characters that libyaml counts as line breaks and ruamel does not (the positions and
-    the plain scalars around them would differ)."""
+    """A document this reader leaves to ruamel's: one with a %YAML 1.1 directive (its
+    scalars resolve differently)."""
 
 
 _OTHER_LINE_BREAKS = ("\x85", "\u2028", "\u2029")
+_AS_SPACE = {ord(c): " " for c in _OTHER_LINE_BREAKS}
 
 
 def read_document(text: str, limits: Limits = LIMITS) -> tuple[Any, list[tuple[str, Any, str]]]:
@@ -137,7 +137,9 @@ def read_document(text: str, limits: Limits = LIMITS) -> tuple[Any, list[tuple[s
     holding what no graph may hold, the PyYAML errors for malformed YAML, and
     UnsupportedDocument for a %YAML 1.1 document (its scalars resolve differently)."""
     if any(mark in text for mark in _OTHER_LINE_BREAKS):
-        raise UnsupportedDocument("line breaks other than \\n and \\r")
+        # libyaml breaks lines at NEL, LS and PS (YAML 1.1); ruamel's 1.2 reader does not
+        # count them as lines and folds them into a space, so they are read as one
+        text = text.translate(_AS_SPACE)
     parser = _EventParser(text)
     try:
         return _Composer(parser, limits).document()
