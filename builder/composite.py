@@ -53,6 +53,13 @@ def project_root(graph_file: Path) -> Path:
     return folder
 
 
+def composite_file(user: Graph, relative: str) -> Path:
+    """The file that a composite node of ``user`` (``graph: relative``) uses, by the rules
+    the analysis applies (inside the project, a regular .yaml file); CompositeProblem with
+    the reason and the allowed paths otherwise. For front-ends that open the file."""
+    return Resolver().locate(user, relative)
+
+
 class _Budget:
     """Work shared by every composite block of one analysis: files read once, and a bound
     on the nodes analyzed through composites (files using files multiply)."""

@@ -27,7 +27,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QWidget
 
 from blocks import Block, ShapeError, get_block
-from builder import Graph, GraphError, load_graph, parse_graph
+from builder import CompositeProblem, Graph, GraphError, composite_file, load_graph, parse_graph
 from gui.canvas import GraphScene, GraphView
 from gui.document import GraphDocument
 from gui.labels import human_count, param_text, short_shape
@@ -119,6 +119,10 @@ def file_inside(document: GraphDocument, node_id: str, path: Path) -> tuple[Grap
     node = document.graph.nodes.get(node_id)
     if node is None or not node.graph or (document.graph_file_dir() / node.graph).resolve() != path:
         raise InsideUnavailable(f"the graph has no node {node_id!r} using {path.name} any more")
+    try:  # the analysis' rules: a graph file you were sent must not open files elsewhere
+        path = composite_file(document.graph, node.graph)
+    except CompositeProblem as problem:
+        raise InsideUnavailable(f"{problem}" + (f"\n{problem.hint}" if problem.hint else "")) from None
     try:
         inner = load_graph(path)
     except GraphError as error:

@@ -192,3 +192,21 @@ def test_a_composite_inside_a_composite_opens_from_the_inside_window(window, qtb
     assert "block1: inside residual" in residual.windowTitle()
     assert "x: 8×12×12" in residual.statusBar().currentMessage()  # the shape that reaches it, as used
     assert residual.centralWidget().graph_scene.node_items["add"].shape_line.startswith("→ 16×6×6")
+
+
+def test_a_composite_outside_the_project_is_not_opened_from_the_canvas(window, qtbot, tmp_path):
+    """Double-clicking a composite node whose file lies outside the project shows why,
+    and opens nothing: the analysis' rule holds in the inside view too."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("")
+    (tmp_path / "outside.yaml").write_text(
+        "format: 1\nnodes:\n  x: {block: input, params: {shape: [4]}}\n  y: {block: output, inputs: [x]}\n")
+    (project / "main.yaml").write_text(
+        "format: 1\nnodes:\n  image: {block: input, params: {shape: [4]}}\n"
+        "  part: {graph: ../outside.yaml, inputs: [image]}\n  out: {block: output, inputs: [part]}\n")
+    assert window.open_file(project / "main.yaml")
+    before = len(window.inside_windows)
+    double_click_node(qtbot, window.view, "part")
+    assert len(window.inside_windows) == before
+    assert window.errors and "outside the project folder" in window.errors[-1]
