@@ -18,6 +18,7 @@ _EXPORTS = {
     "load_graph": "builder.yaml_format", "parse_graph": "builder.yaml_format",
     "save_graph": "builder.yaml_format", "dump_graph": "builder.yaml_format",
     "LAYOUT_DIRECTION_KEY": "builder.yaml_format", "LAYOUT_DIRECTIONS": "builder.yaml_format",
+    "composite_file": "builder.composite", "CompositeProblem": "builder.analysis",
     "analyze": "builder.analysis", "Analysis": "builder.analysis", "NodeInfo": "builder.analysis",
     "compile_graph": "builder.compiler", "resolve_device": "builder.compiler",
     "write_atomic": "builder.atomic",
