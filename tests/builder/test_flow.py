@@ -76,3 +76,17 @@ def test_a_broken_graph_still_converts():
     g = graph.to_networkx()
     assert g.nodes["a"]["shape"] is None and g.has_edge("x", "a")
     assert list(data_flow(graph.nodes).edges) == [("x", "a"), ("a", "y")]
+
+
+def test_the_readmes_receptive_field_example():
+    """README's example: VGG-16's receptive field along its deepest path (196 at conv5_3,
+    212 at pool5, the textbook figures)."""
+    flow = load_graph(ROOT / "graphs" / "vgg16.yaml").to_networkx()
+    field, jump, seen = 1, 1, {}
+    for node in nx.dag_longest_path(flow):
+        params = flow.nodes[node]["params"]
+        if "kernel_size" in params:
+            kernel, stride = params["kernel_size"][0], (params.get("stride") or params["kernel_size"])[0]
+            field, jump = field + (kernel - 1) * jump, jump * stride
+            seen[node] = field
+    assert seen["conv5_3"] == 196 and seen["pool5"] == 212
