@@ -45,6 +45,9 @@ _EXPORTS = {
     "to_networkx": "builder.flow:annotated", "data_flow": "builder.flow", "flow_from_sources": "builder.flow",
     "flow_path": "builder.flow:path_between", "upstream_nodes": "builder.flow:upstream",
     "flow_layers": "builder.flow:layers",
+    # repeated structure folded into composite blocks (docs/format.md)
+    "find_repeats": "builder.repeats", "Repeat": "builder.repeats", "fold": "builder.folding",
+    "fold_all": "builder.folding", "FoldResult": "builder.folding", "check_fold": "builder.folding",
 }
 
 __all__ = sorted(_EXPORTS)

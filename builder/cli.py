@@ -78,7 +78,7 @@ def _parser(plugins: dict[str, ModuleType] | None = None) -> argparse.ArgumentPa
                        help="train on N processes (one per GPU) with DistributedDataParallel, through torchrun")
 
     # the sub-commands' argument declarations only: they import no torch
-    from builder.commands import explain_cmd, export_cmd, inspect_cmd, predict_cmd
+    from builder.commands import explain_cmd, export_cmd, fold_cmd, inspect_cmd, predict_cmd
 
     export_cmd.add_arguments(sub.add_parser(
         "export", help="write a trained model as a bundle, PyTorch code, TorchScript or ONNX"))
@@ -88,6 +88,8 @@ def _parser(plugins: dict[str, ModuleType] | None = None) -> argparse.ArgumentPa
         "explain", help="attribution maps of a trained model: saliency, Grad-CAM, occlusion ... as PNG and .npy"))
     inspect_cmd.add_arguments(sub.add_parser(
         "inspect", help="look inside a trained model: filters, feature maps, embeddings, attention, gates"))
+    fold_cmd.add_arguments(sub.add_parser(
+        "fold", help="find runs of repeated structure in a flat graph and fold them into composites"))
     for name, module in (plugins or {}).items():
         if name not in sub.choices:
             module.add_parser(sub)
@@ -139,6 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from builder.commands.inspect_cmd import run_inspect
 
             return run_inspect(args)
+        if args.command == "fold":
+            from builder.commands.fold_cmd import run_fold
+
+            return run_fold(args)
         if args.command in plugins:
             return plugins[args.command].run(args)
     except KeyboardInterrupt:
