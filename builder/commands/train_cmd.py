@@ -201,7 +201,12 @@ def _train(args, world: distributed.World) -> int:
     if not world.main:
         printer = None  # rank 0 reports for all
     elif args.json_events:
-        bus.subscribe(JsonLinesWriter(sys.stdout))
+        def reader_gone() -> None:
+            print(f"the event stream's reader went away: stopping after this step with a checkpoint "
+                  f"(continue with: modelbuilder train --resume {run.root})", file=sys.stderr)
+            trainer.request_stop()
+
+        bus.subscribe(JsonLinesWriter(sys.stdout, on_closed=reader_gone))
         printer = None
     else:
         printer = bus.subscribe(ProgressPrinter(args.quiet))

@@ -9,6 +9,7 @@ started). docs/events.md documents the fields of each type.
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any, Callable, TextIO
 
@@ -54,14 +55,39 @@ class EventBus:
 
 
 class JsonLinesWriter:
-    """Writes each event as one JSON line and flushes, so a reader can follow it live."""
+    """Writes each event as one JSON line and flushes, so a reader can follow it live.
 
-    def __init__(self, stream: TextIO):
+    When the reader goes away (``modelbuilder train --json-events | head``), writing stops
+    quietly and ``on_closed`` is called once: the CLI then stops the run as after Ctrl-C,
+    with a checkpoint, instead of dying with a BrokenPipeError traceback mid-step."""
+
+    def __init__(self, stream: TextIO, on_closed: Callable[[], None] | None = None):
         self.stream = stream
+        self.on_closed = on_closed
+        self.closed = False
 
     def __call__(self, event: dict) -> None:
-        self.stream.write(json.dumps(event, separators=(",", ":"), allow_nan=True) + "\n")
-        self.stream.flush()
+        if self.closed:
+            return
+        try:
+            self.stream.write(json.dumps(event, separators=(",", ":"), allow_nan=True) + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            self.closed = True
+            _silence(self.stream)
+            if self.on_closed is not None:
+                self.on_closed()
+
+
+def _silence(stream: TextIO) -> None:
+    """Point ``stream``'s file descriptor at /dev/null, so that the interpreter's last flush
+    of the buffered rest does not fail again at exit (Python's documented remedy)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's StringIO)
+        pass
 
 
 def read_events(path: str) -> list[dict]:

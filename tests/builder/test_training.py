@@ -256,3 +256,19 @@ def test_a_new_run_into_a_run_folder_is_refused(tmp_path, capsys):
     snapshot = fresh / "graph.yaml"
     snapshot.write_text(graph.read_text())
     assert main(["train", str(snapshot), "--epochs", "1", "--out", str(fresh), "-q"]) == 0
+
+
+def test_json_events_reader_going_away_stops_with_a_checkpoint(tmp_path):
+    """``modelbuilder train --json-events | head`` died with a BrokenPipeError traceback
+    mid-step; now the run stops as after Ctrl-C, with a checkpoint to resume from."""
+    run = tmp_path / "run"
+    child = subprocess.Popen([sys.executable, "-m", "builder", "train", str(ROOT / "graphs/lenet5.yaml"),
+                              "--epochs", "3", "--json-events", "--out", str(run)], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = child.stdout.readline()
+    assert json.loads(first)["event"] == "run_started"
+    child.stdout.close()  # the reader goes away, as `| head -1` does
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err
+    assert "Traceback" not in err and "reader went away" in err and f"--resume {run}" in err
+    assert checkpoints_in(run / "checkpoints")
