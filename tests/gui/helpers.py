@@ -63,3 +63,32 @@ def _drop(viewport, mime: QMimeData, point: QPoint, pos: QPointF) -> bool:
     drop = QDropEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     QApplication.sendEvent(viewport, drop)
     return drop.isAccepted()
+
+
+def quiet_main_window(qtbot, tmp_path, size: tuple[int, int] | None = (1400, 900)):
+    """A shown main window with its own settings and recovery folder that asks nothing:
+    unsaved work is discarded, errors and notes are collected in ``errors`` and ``infos``."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMessageBox
+
+    from gui.main_window import MainWindow
+
+    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
+                     recovery_folder=tmp_path / "recovery")
+    win.errors, win.infos = [], []
+    win.show_error = lambda title, text: win.errors.append(text)
+    win.show_info = lambda title, text: win.infos.append(text)
+    win.ask_unsaved = lambda: QMessageBox.Discard
+    qtbot.addWidget(win)
+    if size is not None:
+        win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def stop_training(win) -> None:
+    """Kill a training process a test left running (the window is closed after the test)."""
+    if win._training_holder.built and win.training.runner.is_running():
+        win.training.runner.kill()
+        win.training.runner.wait_for_finished(10_000)

@@ -8,28 +8,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGraphicsItem, QMessageBox, QToolBar
 
 from gui.inside_view import InsideWindow
 from gui.labels import short_shape
-from gui.main_window import MainWindow
 from gui.part_window import PartWindow
-from tests.gui.helpers import node_point
+from tests.gui.helpers import node_point, quiet_main_window
 
 
 @pytest.fixture
 def window(qtbot, tmp_path):
     """A main window with its own settings and recovery folder; no modal questions."""
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    win = MainWindow(settings=settings, recovery_folder=tmp_path / "recovery")
-    win.errors = []
-    win.ask_unsaved = lambda: QMessageBox.Discard
-    win.show_error = lambda title, text: win.errors.append(text)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
+    return quiet_main_window(qtbot, tmp_path, size=None)
 
 
 def open_graph(window, tmp_path, block: str, params: str, shape="[16, 9, 9]"):

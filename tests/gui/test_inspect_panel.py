@@ -7,16 +7,14 @@ import re
 import shutil
 
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import Qt, QTimer
 
 from builder.cli import main
 from builder import open_subject
 from builder.inspecting.explain import default_gradcam_node
 from gui.inspect.figure_view import ERROR
-from gui.main_window import MainWindow
 from tests.conftest import ROOT
-from tests.gui.helpers import node_point
+from tests.gui.helpers import node_point, quiet_main_window
 
 LABEL = re.compile(r"^true (\d)\npredicted (\d) \((\d+)%\)$")
 FIGURE_TIMEOUT_MS = 60_000  # a generous bound for a busy machine; no timing is asserted
@@ -37,15 +35,7 @@ def lenet_run(tmp_path_factory):
 @pytest.fixture
 def window(qtbot, tmp_path, lenet_run):
     graph, _run = lenet_run
-    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
-                     recovery_folder=tmp_path / "recovery")
-    win.errors = []
-    win.show_error = lambda title, text: win.errors.append(text)
-    win.ask_unsaved = lambda: QMessageBox.Discard
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
+    win = quiet_main_window(qtbot, tmp_path)
     assert win.open_file(graph, ask=False)
     return win
 

@@ -8,13 +8,14 @@ import re
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QTabBar
+from PySide6.QtWidgets import QApplication, QMenu, QTabBar
 
 from gui.main_window import MainWindow
 from gui.training.state import NOT_TRAINING
 from tests.conftest import ROOT
+from tests.gui.helpers import quiet_main_window, stop_training
 
 RUN_TIMEOUT_MS = 180_000
 
@@ -40,20 +41,11 @@ def graphs(tmp_path) -> Path:
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
-                     recovery_folder=tmp_path / "recovery")
-    win.errors, win.open_answer = [], None
-    win.show_error = lambda title, text: win.errors.append(text)
-    win.ask_unsaved = lambda: QMessageBox.Discard
+    win = quiet_main_window(qtbot, tmp_path, (1600, 1000))
+    win.open_answer = None
     win.ask_open_path = lambda: win.open_answer
-    qtbot.addWidget(win)
-    win.resize(1600, 1000)
-    win.show()
-    qtbot.waitExposed(win)
     yield win
-    if win.training.runner.is_running():
-        win.training.runner.kill()
-        win.training.runner.wait_for_finished(10_000)
+    stop_training(win)
 
 
 def press(qtbot, win: MainWindow, key: str) -> None:

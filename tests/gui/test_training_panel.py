@@ -6,35 +6,23 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import Qt
 
 from builder import load_bundle
 from builder.training.checkpoint_store import checkpoints_in
-from gui.main_window import MainWindow
 from gui.training.panel import Progress, format_duration, new_run_dir
 from tests.conftest import ROOT
+from tests.gui.helpers import quiet_main_window, stop_training
 
 
 @pytest.fixture
 def window(qtbot, tmp_path):
     graph = tmp_path / "lenet5.yaml"
     shutil.copy(ROOT / "graphs" / "lenet5.yaml", graph)
-    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
-                     recovery_folder=tmp_path / "recovery")
-    win.errors, win.infos = [], []
-    win.show_error = lambda title, text: win.errors.append(text)
-    win.show_info = lambda title, text: win.infos.append(text)
-    win.ask_unsaved = lambda: QMessageBox.Discard
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
+    win = quiet_main_window(qtbot, tmp_path)
     assert win.open_file(graph, ask=False)
     yield win
-    if win.training.runner.is_running():
-        win.training.runner.kill()
-        win.training.runner.wait_for_finished(10_000)
+    stop_training(win)
 
 
 def test_train_watch_stop_and_export_a_bundle_from_the_menu(window, qtbot, tmp_path):

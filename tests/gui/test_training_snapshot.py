@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QMessageBox
 
 from builder import load_graph, parse_graph
 from gui.document import GraphDocument
 from gui.main_window import MainWindow
+from tests.gui.helpers import quiet_main_window
 from tests.gui.test_training_documents import RUN_TIMEOUT_MS, popup_closed, press, show_training_dock
 
 PART = """\
@@ -72,15 +72,7 @@ def project(tmp_path) -> Path:
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("MODELBUILDER_RUNS_DIR", str(tmp_path / "unsaved-runs"))
-    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat),
-                     recovery_folder=tmp_path / "recovery")
-    win.errors = []
-    win.show_error = lambda title, text: win.errors.append(text)
-    win.ask_unsaved = lambda: QMessageBox.Discard
-    qtbot.addWidget(win)
-    win.resize(1600, 1000)
-    win.show()
-    qtbot.waitExposed(win)
+    win = quiet_main_window(qtbot, tmp_path, (1600, 1000))
     yield win
     if win.training.runner.is_running():
         win.training.runner.kill()
