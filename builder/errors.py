@@ -57,3 +57,16 @@ class GraphError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(str(p) for p in self.problems)
+
+
+class HintedError(Exception):
+    """An error a user can act on: one sentence and, where there is one, what to do
+    instead. ``str()`` gives both, the hint indented on its own line, as the CLI prints it."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text}\n    hint: {self.hint}" if self.hint else text

@@ -72,6 +72,18 @@ class Refused(Exception):
         self.message, self.mark, self.hint = message, mark, hint
 
 
+def too_many_values(limits: Limits, mark: Any) -> Refused:
+    return Refused(f"the document holds more than {limits.max_values:,} values (each use of an alias "
+                   "counts everything it names)", mark,
+                   "a graph needs a few hundred; repeated aliases multiply, so write values out instead")
+
+
+def too_many_aliased(limits: Limits, mark: Any) -> Refused:
+    return Refused(f"aliases in the document stand for more than {limits.max_alias_values:,} values in all "
+                   "(each use of an alias counts everything it names)", mark,
+                   "a graph needs a few aliases at most; nested aliases multiply, so write values out")
+
+
 class LimitedComposer(Composer):
     """ruamel's composer, counting what it builds and refusing what no graph needs.
 
@@ -99,9 +111,7 @@ class LimitedComposer(Composer):
     def count(self, values: int, mark: Any) -> None:
         self.values += values
         if self.values > self.limits.max_values:
-            raise Refused(f"the document holds more than {self.limits.max_values:,} values (each use of an alias "
-                          "counts everything it names)", mark,
-                          "a graph needs a few hundred; repeated aliases multiply, so write values out instead")
+            raise too_many_values(self.limits, mark)
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.parser.peek_event()
@@ -121,9 +131,7 @@ class LimitedComposer(Composer):
                               "a graph holds no self-containing data; write the value out")
             self.aliased += size
             if self.aliased > self.limits.max_alias_values:
-                raise Refused(f"aliases in the document stand for more than {self.limits.max_alias_values:,} "
-                              "values in all (each use of an alias counts everything it names)", event.start_mark,
-                              "a graph needs a few aliases at most; nested aliases multiply, so write values out")
+                raise too_many_aliased(self.limits, event.start_mark)
             self.count(size, event.start_mark)
             return super().compose_node(parent, index)
         tag = getattr(event, "ctag", None)

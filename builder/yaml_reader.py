@@ -21,7 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 from builder.errors import GraphError, Problem
-from builder.safe_yaml import HINT_SYNTAX, LIMITS, Limits, Refused, at, character_name, check_size, position
+from builder.safe_yaml import (
+    HINT_SYNTAX, LIMITS, Limits, Refused, at, character_name, check_size, position, too_many_aliased,
+    too_many_values,
+)
 
 try:  # PyYAML built with libyaml; without it parse_graph keeps to ruamel's reader
     from yaml import CSafeLoader as _EventParser
@@ -158,9 +161,7 @@ class _Composer:
     def count(self, values: int, mark: Any) -> None:
         self.values += values
         if self.values > self.limits.max_values:
-            raise Refused(f"the document holds more than {self.limits.max_values:,} values (each use of an alias "
-                          "counts everything it names)", mark,
-                          "a graph needs a few hundred; repeated aliases multiply, so write values out instead")
+            raise too_many_values(self.limits, mark)
 
     def document(self) -> tuple[Any, list]:
         parser = self.parser
@@ -227,9 +228,7 @@ class _Composer:
                                   "a graph holds no self-containing data; write the value out")
                 self.aliased += size
                 if self.aliased > limits.max_alias_values:
-                    raise Refused(f"aliases in the document stand for more than {limits.max_alias_values:,} values "
-                                  "in all (each use of an alias counts everything it names)", mark,
-                                  "a graph needs a few aliases at most; nested aliases multiply, so write values out")
+                    raise too_many_aliased(limits, mark)
                 self.count(size, mark)
                 merge_key = False
             elif kind is _ev.MappingStartEvent or kind is _ev.SequenceStartEvent:
