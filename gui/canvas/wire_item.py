@@ -26,7 +26,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from gui import style
-from gui.canvas.node_item import text_font
+from gui.canvas.node_item import metrics_f, text_font
 from gui.layout import DOWN, Flow, flow_of
 from gui.readable import FULL, detail_level
 from gui.routing import from_flow, is_backward, label_anchor, to_flow, wire_points
@@ -57,8 +57,9 @@ class WireItem(QGraphicsItem):
         self.flow: Flow = flow_of(DOWN)
         self._path = QPainterPath()
         self._label_rect = QRectF()
+        self._bounds = QRectF()  # boundingRect, kept (Qt asks for it many times per wire)
         self._font = label_font()
-        self.text_height = QFontMetricsF(self._font).height()
+        self.text_height = metrics_f(self._font).height()
 
     def set_label(self, text: str, broken: bool, tooltip: str) -> None:
         if text != self.label or broken != self.broken:
@@ -111,8 +112,9 @@ class WireItem(QGraphicsItem):
     def _update_label_rect(self) -> None:
         if not self.label:
             self._label_rect = QRectF()
+            self._update_bounds()
             return
-        metrics = QFontMetricsF(self._font)
+        metrics = metrics_f(self._font)
         width = metrics.horizontalAdvance(self.label) + 8
         height = metrics.height() + 2
         center = self.label_center()
@@ -125,10 +127,14 @@ class WireItem(QGraphicsItem):
             else:
                 rect.moveTop(center.y() + 3 if self.side > 0 else center.y() - 3 - height)
         self._label_rect = rect
+        self._update_bounds()
+
+    def _update_bounds(self) -> None:
+        self._bounds = self._path.boundingRect().adjusted(-4, -4, 4, 4).united(self._label_rect.adjusted(-1, -1, 1, 1))
 
     # ------------------------------------------------------------------ drawing
     def boundingRect(self) -> QRectF:
-        return self._path.boundingRect().adjusted(-4, -4, 4, 4).united(self._label_rect.adjusted(-1, -1, 1, 1))
+        return self._bounds
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()
