@@ -48,6 +48,7 @@ _EXPORTS = {
     # repeated structure folded into composite blocks (docs/format.md)
     "find_repeats": "builder.repeats", "Repeat": "builder.repeats", "fold": "builder.folding",
     "fold_all": "builder.folding", "FoldResult": "builder.folding", "check_fold": "builder.folding",
+    "FOLD_TOLERANCE": "builder.folding:TOLERANCE",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -31,6 +31,7 @@ from gui.document import GraphDocument
 from gui.export_runner import FORMATS as EXPORT_FORMATS
 from gui.export_runner import SUFFIXES as EXPORT_SUFFIXES
 from gui.export_runner import ExportRunner
+from gui.fold_dialog import GraphFolder
 from gui.help_menu import install_help_menu
 from gui.inside_view import open_block_inside, open_node_inside
 from gui.inspect.holder import InspectHolder
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         self.problems = ProblemsPanel()
         self._training_holder = TrainingHolder(self._connect_training)  # the panel comes after the first paint
         self.exporter = ExportRunner(self)
+        self.folding = GraphFolder(self)  # Edit › Fold Repeated Structure… (gui/fold_dialog.py)
         self._palette_dock = self._dock("Blocks", self.palette, Qt.LeftDockWidgetArea)
         self._inspector_dock = self._dock("Inspector", self.inspector, Qt.RightDockWidgetArea)
         self._problems_dock = self._dock("Problems", self.problems, Qt.BottomDockWidgetArea)
@@ -163,6 +165,8 @@ class MainWindow(QMainWindow):
                                          tip="Arrange in rows: data flows right (saved in the file)"),
             "inspect": self._action("&Inspect Run…", self.inspect_run, "Ctrl+I",
                                     "Look inside a trained run: misclassified samples, feature maps, explanations"),
+            "fold": self._action("&Fold Repeated Structure…", lambda: self.folding.start(),
+                                 tip="Fold runs of identical copies into composite blocks, as a new file"),
         }
         self._directions = QActionGroup(self)  # one checked: the document's direction
         for key in ("layout_down", "layout_right"):
@@ -218,6 +222,8 @@ class MainWindow(QMainWindow):
         menu.addActions([self.actions[k] for k in ("cut", "copy", "paste", "duplicate", "delete")])
         menu.addSeparator()
         menu.addAction(self.actions["select_all"])
+        menu.addSeparator()
+        menu.addAction(self.actions["fold"])
 
     # ------------------------------------------------------------------ the document
     def set_document(self, document: GraphDocument) -> None:
