@@ -1,4 +1,4 @@
-"""Reading and writing graph files.
+"""Reading graph files (writing is in :mod:`builder.yaml_writer`, re-exported here).
 
 ruamel.yaml's round-trip mode is used because it keeps comments and key order, rejects
 duplicate keys and reports line and column; :mod:`builder.safe_yaml` bounds the reading
@@ -11,94 +11,24 @@ same bytes it was loaded from.
 from __future__ import annotations
 
 import difflib
-import io
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import RoundTripConstructor
-from ruamel.yaml.representer import RoundTripRepresenter
-from ruamel.yaml.scalarfloat import ScalarFloat
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
-
-from builder.atomic import write_atomic
+from builder import yaml_reader
 from builder.errors import GraphError, Problem
-from builder.graph import FORMAT_VERSION, Graph, Inputs, Node, id_problem
-from builder.safe_yaml import LIMITS, configure, load_document, read_text_file
+from builder.graph import FORMAT_VERSION, Graph, Node, id_problem
+from builder.safe_yaml import LIMITS, load_document, read_text_file
 from builder.upgrade import upgrade_document
-
-TOP_KEYS = ("format", "name", "description", "expose", "nodes", "training", "layout")
-# The editor's layout direction, kept in the layout section under a key that no node id
-# can take (ids are identifiers): "down" (the default, not written) or "right".
-LAYOUT_DIRECTION_KEY = ".direction"
-LAYOUT_DIRECTIONS = ("down", "right")
-NODE_KEYS = ("block", "graph", "params", "inputs")
-
-
-class _Constructor(RoundTripConstructor):
-    def construct_yaml_float(self, node: Any) -> Any:
-        value = super().construct_yaml_float(node)
-        if isinstance(value, ScalarFloat):
-            value.source_text = node.value  # see _Representer
-        return value
-
-
-_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)
-
-
-class _Representer(RoundTripRepresenter):
-    """ruamel re-derives a loaded float's text from its value and format, and truncates
-    long mantissas in exponent notation (2.2441512217299184e-102 -> ...183e-102). A float
-    that was loaded is written back as it was read; one that fails to read back exactly is
-    written with Python's repr."""
-
-    def represent_scalar_float(self, data: Any) -> Any:
-        text = getattr(data, "source_text", None)
-        if text and ("." in text or "e" in text.lower()) and _same_float(text, data):
-            return self.represent_scalar("tag:yaml.org,2002:float", text, anchor=data.yaml_anchor(any=True))
-        node = super().represent_scalar_float(data)
-        if not _same_float(node.value, data):
-            node.value = repr(float(data))
-        return node
-
-
-def _same_float(text: str, value: float) -> bool:
-    try:
-        return float(text.replace("_", "")) == float(value)
-    except ValueError:  # .inf, .nan
-        return True
-
-
-_Representer.add_representer(ScalarFloat, _Representer.represent_scalar_float)
-
-
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.Constructor = _Constructor
-    yaml.Representer = _Representer
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096  # never fold long lines: a reformatted file would show up in diffs
-    yaml.preserve_quotes = True
-    return configure(yaml)  # reading limits: depth, size, alias expansion
-
-
-def plain(value: Any) -> Any:
-    """Round-trip objects (CommentedMap, ScalarFloat ...) as plain dicts, lists and scalars."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    return value
-
+from builder.yaml_setup import (  # noqa: F401 - the names this module has always given
+    LAYOUT_DIRECTION_KEY,
+    LAYOUT_DIRECTIONS,
+    NODE_KEYS,
+    TOP_KEYS,
+    _yaml,
+    normalize_inputs,
+    plain,
+)
+from builder.yaml_writer import Unparsed, dump_graph, save_graph  # noqa: F401 - re-exported
 
 class _Reader:
     """Turns one parsed document into a Graph, collecting every problem on the way."""
@@ -285,43 +215,10 @@ class _Reader:
         return {str(k): plain(v) for k, v in layout.items()}
 
 
-def normalize_inputs(raw: Any) -> Inputs | None:
-    """``conv1`` -> ``["conv1"]``; lists and port mappings of text stay; anything else: None."""
-    if isinstance(raw, str):
-        return [raw]
-    if raw is None:
-        return []
-    if isinstance(raw, list) and all(isinstance(r, str) for r in raw):
-        return list(raw)
-    if isinstance(raw, dict):
-        result: dict[str, str | list[str]] = {}
-        for port, value in raw.items():
-            if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-                result[str(port)] = value
-            else:
-                return None
-        return result
-    return None
-
-
-class Unparsed:
-    """The text a graph was read from, standing for its round-trip document until the
-    graph is first saved: only saving needs the comments, and ruamel's round-trip reader
-    is ~50x slower than the reader that checking and training use."""
-
-    def __init__(self, text: str, path: str | None):
-        self.text, self.path = text, path
-
-    def __deepcopy__(self, memo: dict) -> Unparsed:
-        return self  # immutable
-
-
 def _read_values(text: str, path: str | None) -> tuple[Any, list[Problem], bool]:
     """The document's values and reading warnings, and whether they are the round-trip
     document itself (ruamel's reader, where libyaml is missing or the file asks for
     YAML 1.1)."""
-    from builder import yaml_reader
-
     if yaml_reader.AVAILABLE:
         try:
             doc, warnings = yaml_reader.load_fast(text, path)
@@ -348,21 +245,6 @@ def parse_graph(text: str, path: str | None = None) -> Graph:
     return graph
 
 
-def _round_trip_document(graph: Graph) -> CommentedMap:
-    """The graph's ruamel document (comments and all), parsed now from the text it was
-    read from if it was read fast; a new one if it has none or that text no longer reads."""
-    document = graph.document
-    if isinstance(document, Unparsed):
-        try:
-            document, _ = load_document(_yaml(), document.text, document.path)
-            version = document.get("format", FORMAT_VERSION) if isinstance(document, CommentedMap) else None
-            if isinstance(version, int) and not isinstance(version, bool) and version < FORMAT_VERSION:
-                upgrade_document(document, version, FORMAT_VERSION)
-        except (GraphError, KeyError):  # (the graph itself was read; only its comments are lost)
-            document = None
-    return document if isinstance(document, CommentedMap) else CommentedMap()
-
-
 def load_graph(path: str | Path) -> Graph:
     """Read a graph file. Raises GraphError (with file, line, column) for unreadable,
     malformed or structurally wrong files; blocks, parameters and shapes are checked by
@@ -370,129 +252,3 @@ def load_graph(path: str | Path) -> Graph:
     return parse_graph(read_text_file(path), str(path))
 
 
-# ---------------------------------------------------------------------------- writing
-def _text(value: Any) -> Any:
-    """Text that ruamel would write unquoted but read back as something else, quoted:
-    ``?x`` and ``: x`` in flow lists, and line separators such as U+0085."""
-    if isinstance(value, str) and not isinstance(value, ScalarString) and (
-            value[:1] in ("?", ":") or any(c in value for c in "\x85\u2028\u2029")):
-        return DoubleQuotedScalarString(value)
-    return value
-
-
-def _flow(value: Any) -> Any:
-    """A value as it should appear in a new file: lists and mappings in flow style."""
-    if isinstance(value, dict):
-        out = CommentedMap((_text(k), _flow(v)) for k, v in value.items())
-        out.fa.set_flow_style()
-        return out
-    if isinstance(value, (list, tuple)):
-        out = CommentedSeq(_flow(v) for v in value)
-        out.fa.set_flow_style()
-        return out
-    return _text(value)
-
-
-def _update_mapping(target: CommentedMap, values: dict[str, Any]) -> None:
-    """Make ``target`` hold ``values``, touching only what differs (comments survive)."""
-    for key in [k for k in target if k not in values]:
-        del target[key]
-    for key, value in values.items():
-        if key not in target or plain(target[key]) != value:
-            target[key] = _flow(value)
-
-
-def _node_map(node: Node, existing: Any) -> CommentedMap:
-    body = existing if isinstance(existing, CommentedMap) else CommentedMap()
-    kind, other = ("block", "graph") if node.block is not None else ("graph", "block")
-    if other in body:
-        del body[other]
-    if body.get(kind) != getattr(node, kind):
-        if kind in body:
-            body[kind] = getattr(node, kind)
-        else:
-            body.insert(0, kind, getattr(node, kind))
-    if node.params:
-        if isinstance(body.get("params"), CommentedMap):
-            _update_mapping(body["params"], node.params)
-        else:
-            body["params"] = _flow(node.params)
-    elif "params" in body:
-        del body["params"]
-    if node.inputs:
-        if normalize_inputs(plain(body.get("inputs"))) != node.inputs:
-            body["inputs"] = _flow(node.inputs)
-    elif "inputs" in body:
-        del body["inputs"]
-    return body
-
-
-def _sync_document(graph: Graph) -> CommentedMap:
-    """The graph's round-trip document updated to the model (a new one if it has none)."""
-    doc = _round_trip_document(graph)
-    if doc.get("format") != FORMAT_VERSION:
-        if "format" in doc:
-            doc["format"] = FORMAT_VERSION
-        else:
-            doc.insert(0, "format", FORMAT_VERSION)
-    for key, value, default in (("name", graph.name, "model"), ("description", graph.description, "")):
-        if key in doc and plain(doc[key]) == value:
-            continue  # as written
-        if value == default and (key == "description" or (key not in doc and graph.document is not None)):
-            doc.pop(key, None)  # an empty description, or the default name a loaded file never spelled out
-        else:
-            doc[key] = _text(value)
-    nodes = doc.get("nodes")
-    if not isinstance(nodes, CommentedMap):
-        nodes = doc["nodes"] = CommentedMap()
-    for node_id in [k for k in nodes if k not in graph.nodes]:
-        del nodes[node_id]
-    for index, (node_id, node) in enumerate(graph.nodes.items()):
-        if node_id in nodes:
-            nodes[node_id] = _node_map(node, nodes[node_id])
-        else:
-            nodes.insert(min(index, len(nodes)), node_id, _node_map(node, None))
-    for key in ("expose", "training", "layout"):
-        value = getattr(graph, key)
-        if value is None:
-            doc.pop(key, None)
-        elif isinstance(doc.get(key), CommentedMap):
-            if key == "training":
-                if plain(doc[key]) != value:
-                    doc[key] = _block_style(value)
-            else:
-                _update_mapping(doc[key], value)
-        else:
-            doc[key] = _block_style(value) if key == "training" else CommentedMap(
-                (k, _flow(v)) for k, v in value.items())
-    # keep the top-level sections in their canonical order (moving keys only when needed,
-    # since comments travel with their keys)
-    canonical = [k for k in TOP_KEYS if k in doc]
-    if [k for k in doc if k in TOP_KEYS] != canonical:
-        for key in canonical:
-            doc.move_to_end(key)
-    graph.document = doc
-    return doc
-
-
-def _block_style(value: Any) -> Any:
-    if isinstance(value, dict):
-        return CommentedMap((_text(k), _block_style(v)) for k, v in value.items())
-    return _flow(value)
-
-
-def dump_graph(graph: Graph) -> str:
-    """The graph as YAML text (comments and order of a loaded file preserved)."""
-    stream = io.StringIO()
-    _yaml().dump(_sync_document(graph), stream)
-    return stream.getvalue()
-
-
-def save_graph(graph: Graph, path: str | Path | None = None) -> Path:
-    """Write the graph to ``path`` (default: where it was loaded from), atomically."""
-    if not (path or graph.path):  # (Path("") is ".", so test before converting)
-        raise ValueError("save_graph needs a path for a graph that was not loaded from a file")
-    target = Path(path or graph.path)
-    write_atomic(target, dump_graph(graph))
-    graph.path = str(target)
-    return target

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from builder.errors import GraphError, Problem
+from builder.yaml_setup import _yaml, plain
 from builder.safe_yaml import (
     HINT_SYNTAX, LIMITS, Limits, Refused, at, character_name, check_size, position, too_many_aliased,
     too_many_values,
@@ -78,8 +79,6 @@ class _Scalars:
     the same few words and numbers thousands of times)."""
 
     def __init__(self) -> None:
-        from builder.yaml_format import _yaml, plain
-
         loader = _yaml()
         self._resolver, self._constructor, self._plain = loader.resolver, loader.constructor, plain
         self._cache: dict[str, Any] = {}
@@ -190,7 +189,6 @@ class _Composer:
         collections, so nesting is bounded by the depth limit, not by Python's stack."""
         limits, parser, scalars = self.limits, self.parser, self.scalars
         stack: list[_Frame] = []
-        result: Any = None
         while True:
             event = parser.get_event()
             kind = type(event)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import builder.graph
 import builder.upgrade
 import builder.yaml_format
+import builder.yaml_writer
 from builder import FORMAT_VERSION, Graph, GraphError, Node, dump_graph, load_graph, parse_graph, save_graph
 from builder.graph import RESERVED_IDS, id_problem
 from tests.conftest import GALLERY
@@ -520,7 +521,7 @@ def rename_kernel(document) -> None:
 
 @pytest.fixture
 def format_2(monkeypatch):
-    for module in (builder.graph, builder.yaml_format, builder.upgrade):
+    for module in (builder.graph, builder.yaml_format, builder.yaml_writer, builder.upgrade):
         if hasattr(module, "FORMAT_VERSION"):
             monkeypatch.setattr(module, "FORMAT_VERSION", 2)
     monkeypatch.setattr(builder.upgrade, "UPGRADES", {1: rename_kernel})
@@ -569,7 +570,7 @@ def test_upgrades_chain_through_every_version(monkeypatch, tmp_path):
         seen.append(2)
         document["description"] = f"was {document['name']}"
 
-    for module in (builder.graph, builder.yaml_format, builder.upgrade):
+    for module in (builder.graph, builder.yaml_format, builder.yaml_writer, builder.upgrade):
         if hasattr(module, "FORMAT_VERSION"):
             monkeypatch.setattr(module, "FORMAT_VERSION", 3)
     monkeypatch.setattr(builder.upgrade, "UPGRADES", {1: one_to_two, 2: two_to_three})
@@ -595,7 +596,7 @@ def test_newer_format_is_a_clear_error(tmp_path):
 
 
 def test_version_without_an_upgrade_is_a_clear_error(monkeypatch):
-    for module in (builder.graph, builder.yaml_format, builder.upgrade):
+    for module in (builder.graph, builder.yaml_format, builder.yaml_writer, builder.upgrade):
         if hasattr(module, "FORMAT_VERSION"):
             monkeypatch.setattr(module, "FORMAT_VERSION", 3)
     monkeypatch.setattr(builder.upgrade, "UPGRADES", {2: rename_kernel})  # nothing from 1
