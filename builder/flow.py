@@ -13,13 +13,12 @@ node), and the layout (layers) all ask this module, so each rule is written once
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import networkx as nx
 
-if TYPE_CHECKING:
-    from builder.analysis import Analysis
-    from builder.graph import Graph, Node
+# This module imports neither the graph model nor the analysis (both use it): nodes are
+# anything with ``references()``, graphs anything with ``nodes`` and ``name``.
 
 
 def flow_from_sources(nodes: Iterable[str], sources: Mapping[str, Iterable[str]]) -> nx.DiGraph:
@@ -31,7 +30,7 @@ def flow_from_sources(nodes: Iterable[str], sources: Mapping[str, Iterable[str]]
     return flow
 
 
-def data_flow(nodes: Mapping[str, Node]) -> nx.DiGraph:
+def data_flow(nodes: Mapping[str, Any]) -> nx.DiGraph:
     """The data flow of a graph's nodes (``Graph.nodes``), in file order."""
     return flow_from_sources(nodes, {node_id: [r.node for r in node.references()] for node_id, node in nodes.items()})
 
@@ -117,14 +116,14 @@ def layers(flow: nx.DiGraph) -> dict[str, int]:
     return {node: layer[node] for node in flow}
 
 
-def annotated(graph: Graph, analysis: Optional[Analysis] = None) -> nx.DiGraph:
+def annotated(graph: Any, analysis: Any = None) -> nx.DiGraph:
     """The graph for users' own analyses: each node with ``block``, ``params`` (as checked,
     defaults filled in), ``shape`` (its first output's per-sample shape, None where it
     could not be worked out), ``outputs`` (every port's shape), ``parameters`` and ``macs``;
     each edge with the ``port`` it feeds and the source's output ``port`` (``from_port``)."""
-    from builder.analysis import analyze
+    import builder  # the package's lazy facade: the analysis imports this module
 
-    analysis = analysis or analyze(graph)
+    analysis = analysis or builder.analyze(graph)
     flow = nx.DiGraph(name=graph.name)
     for node_id, node in graph.nodes.items():
         info = analysis.nodes.get(node_id)
