@@ -11,14 +11,24 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Optional, Protocol
 
 import torch
 
 from builder.training.settings import parse_interval
 
-if TYPE_CHECKING:
-    from builder.training.engine import Trainer
+
+class Trainer(Protocol):
+    """What capturing and restoring the state need of the engine's Trainer (a protocol,
+    so that this module does not import the engine, which imports it)."""
+
+    settings: dict[str, Any]
+    shuffle: torch.Generator
+    augment_rng: torch.Generator
+    optimizer: torch.optim.Optimizer
+    scheduler: Optional[Any]
+    scaler: Any
+    threads: Any
 
 RANK_SEED = 1_000_003  # rank r draws dropout masks and augmentations from seed + r * this
 
