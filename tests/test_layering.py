@@ -1,4 +1,4 @@
-"""The layering rule: blocks/ and builder/ never import Qt or the app (DESIGN.md)."""
+"""The layering rule: blocks/ and builder/ never import Qt or the app (docs/architecture.md)."""
 
 import subprocess
 import sys

@@ -8,6 +8,18 @@ from itertools import groupby
 from blocks import REQUIRED, Block, UnknownBlockError, all_blocks, format_shape, get_block
 from builder.textreport import table
 
+NAME = "blocks"
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(NAME, help="list the blocks, or show one block's parameters and ports")
+    parser.add_argument("name", nargs="?", help="a block name, e.g. conv2d")
+    parser.add_argument("--markdown", action="store_true", help="write the block reference as Markdown")
+
+
+def run(args) -> int:
+    return run_blocks(args.name, markdown=args.markdown)
+
 
 def _default(block: Block, name: str) -> str:
     value = block.params[name].default

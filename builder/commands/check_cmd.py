@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from blocks import format_shape
-from builder.analysis import Analysis, analyze
-from builder.errors import GraphError, Problem
-from builder.memory import estimate, machine_memory, size_text, too_large
-from builder.textreport import human, table
-from builder.yaml_format import load_graph
+if TYPE_CHECKING:  # the analysis is imported when the command runs, not when the parser is built
+    from builder.analysis import Analysis
+    from builder.errors import Problem
+
+NAME = "check"
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(NAME, help="validate a graph file and print shapes, parameters and MACs")
+    parser.add_argument("graph", nargs="+", help="graph YAML file(s)")
+    parser.add_argument("--json", action="store_true", help="machine-readable report on stdout")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only problems and totals")
+    parser.add_argument("--batch-size", type=int, metavar="N",
+                        help="estimate training memory at this batch size (default: the graph's, else 64)")
+
+
+def run(args) -> int:
+    return run_check(args.graph, as_json=args.json, quiet=args.quiet, batch_size=args.batch_size)
 
 
 def _rows(analysis: Analysis) -> list[tuple]:
+    from blocks import format_shape
+    from builder.textreport import human
+
     rows = []
     for node_id, node in analysis.graph.nodes.items():
         info = analysis.nodes[node_id]
@@ -52,6 +68,9 @@ def _training_choice(graph, batch_size: int | None) -> tuple[int, str]:
 def memory_problems(analysis: Analysis, batch_size: int | None = None) -> tuple[dict, list[Problem]]:
     """The memory estimate as a report entry, and a warning when training (or even the
     weights) cannot fit in this machine's available memory."""
+    from builder.errors import Problem
+    from builder.memory import estimate, machine_memory, too_large
+
     batch, optimizer = _training_choice(analysis.graph, batch_size)
     memory = estimate(analysis, batch, optimizer)
     available = machine_memory()
@@ -67,6 +86,12 @@ def memory_problems(analysis: Analysis, batch_size: int | None = None) -> tuple[
 
 
 def check_one(path: str, *, as_json: bool, quiet: bool, batch_size: int | None = None) -> tuple[bool, dict]:
+    from builder.analysis import analyze
+    from builder.errors import GraphError
+    from builder.memory import size_text
+    from builder.textreport import human, table
+    from builder.yaml_format import load_graph
+
     try:
         graph = load_graph(path)
     except GraphError as err:
@@ -91,6 +116,8 @@ def check_one(path: str, *, as_json: bool, quiet: bool, batch_size: int | None =
 
 def run_check(paths: list[str], *, as_json: bool = False, quiet: bool = False, batch_size: int | None = None) -> int:
     """Exit status 0 when every file is valid (warnings allowed), 1 otherwise."""
+    from builder.errors import Problem
+
     all_ok, reports = True, []
     for path in paths:
         ok, report = check_one(path, as_json=as_json, quiet=quiet, batch_size=batch_size)

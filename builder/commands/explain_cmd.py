@@ -13,6 +13,18 @@ INPUT_HINT = ("give an image, a .npy/.npz/.csv file, or a sample of the run's va
               "val:INDEX, val:A-B, val:first, val:misclassified")
 
 
+NAME = "explain"
+
+
+def add_parser(subparsers) -> None:
+    add_arguments(subparsers.add_parser(
+        NAME, help="attribution maps of a trained model: saliency, Grad-CAM, occlusion ... as PNG and .npy"))
+
+
+def run(args) -> int:
+    return run_explain(args)
+
+
 def add_arguments(parser) -> None:
     """The ``explain`` sub-command's arguments (cli.py builds the parser without torch)."""
     parser.add_argument("source", metavar="RUN_OR_BUNDLE", help="a run folder (from `modelbuilder train`) or a bundle")

@@ -11,6 +11,18 @@ FORMAT_NAMES = ("bundle", "python", "torchscript", "onnx")
 EXTRAS = {"onnx": "export", "onnxruntime": "export", "onnxscript": "export"}
 
 
+NAME = "export"
+
+
+def add_parser(subparsers) -> None:
+    add_arguments(subparsers.add_parser(
+        NAME, help="write a trained model as a bundle, PyTorch code, TorchScript or ONNX"))
+
+
+def run(args) -> int:
+    return run_export(args)
+
+
 def add_arguments(parser) -> None:
     """The ``export`` sub-command's arguments (cli.py builds the parser without torch)."""
     parser.add_argument("source", metavar="RUN_DIR|BUNDLE", help="a run folder (from `modelbuilder train`) or a bundle")

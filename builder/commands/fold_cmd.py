@@ -14,6 +14,18 @@ WHAT = ("runs of identical consecutive copies (same blocks, parameters and wirin
         "tensor in and handing one on; see `Folding repeated structure` in docs/format.md")
 
 
+NAME = "fold"
+
+
+def add_parser(subparsers) -> None:
+    add_arguments(subparsers.add_parser(
+        NAME, help="find runs of repeated structure in a flat graph and fold them into composites"))
+
+
+def run(args) -> int:
+    return run_fold(args)
+
+
 def add_arguments(parser) -> None:
     """The ``fold`` sub-command's arguments (cli.py builds the parser without torch)."""
     parser.add_argument("graph", metavar="GRAPH", help="a graph YAML file")

@@ -21,6 +21,18 @@ SAMPLE_VIEWS = ("activations", "attention", "gates")
 MAX_SAMPLES = 16  # views written for one --input naming several samples
 
 
+NAME = "inspect"
+
+
+def add_parser(subparsers) -> None:
+    add_arguments(subparsers.add_parser(
+        NAME, help="look inside a trained model: filters, feature maps, embeddings, attention, gates"))
+
+
+def run(args) -> int:
+    return run_inspect(args)
+
+
 def add_arguments(parser) -> None:
     """The ``inspect`` sub-command's arguments (cli.py builds the parser without torch)."""
     parser.add_argument("source", metavar="RUN_DIR|BUNDLE", help="a run folder (from `modelbuilder train`) or a bundle")

@@ -8,6 +8,18 @@ import sys
 from pathlib import Path
 
 
+NAME = "predict"
+
+
+def add_parser(subparsers) -> None:
+    add_arguments(subparsers.add_parser(
+        NAME, help="run a bundle or run folder on arrays, images or CSV rows"))
+
+
+def run(args) -> int:
+    return run_predict(args)
+
+
 def add_arguments(parser) -> None:
     """The ``predict`` sub-command's arguments (cli.py builds the parser without torch)."""
     parser.add_argument("source", metavar="BUNDLE|RUN_DIR", help="a bundle (from `modelbuilder export`) or a run folder")

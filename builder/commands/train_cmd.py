@@ -9,20 +9,68 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from builder.data import DataError
-from builder.errors import GraphError
-from builder.training import distributed
-from builder.training.checkpoint import CheckpointError
-from builder.training.checkpoint_store import has_checkpoint
-from builder.training.engine import Trainer, TrainingError, problem_lines
-from builder.training.events import EventBus, JsonLinesWriter
-from builder.training.runs import RunFolder
-from builder.training.settings import SettingsError, resolve_settings
-from builder.yaml_format import load_graph, parse_graph
+if TYPE_CHECKING:  # the engine imports torch: the functions below import it when the command runs
+    from builder.training import distributed
+    from builder.training.engine import Trainer
+    from builder.training.runs import RunFolder
 
+NAME = "train"
 EXIT_OK, EXIT_ERROR, EXIT_STOPPED = 0, 1, 130
+
+
+def add_parser(subparsers) -> None:
+    """The ``train`` sub-command's parser (built without torch). The flags that override a
+    training setting take their type and choices from its declaration (TRAINING_SETTINGS)."""
+    train = subparsers.add_parser(NAME, help="train a graph into a run folder (settings from its training section)")
+    train.add_argument("graph", nargs="?", help="graph YAML file (not needed with --resume)")
+    _setting_flag(train, "--epochs", help="total epochs (with --resume: train up to this many in all)")
+    _setting_flag(train, "--batch-size", help="samples per step")
+    _setting_flag(train, "--lr", help="learning rate")
+    _setting_flag(train, "--optimizer")
+    _setting_flag(train, "--device")
+    _setting_flag(train, "--seed")
+    train.add_argument("--data", help="dataset name, overriding the graph's (e.g. digits)")
+    train.add_argument("--out", help="run folder (default runs/<graph>-<time>)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped, crashed or finished run")
+    train.add_argument("--checkpoint", metavar="NAME",
+                       help="with --resume: continue from this checkpoint (e.g. step-000000120), not the newest")
+    train.add_argument("--graph-source", metavar="PATH",
+                       help="read relative paths in GRAPH (data files, composite parts) as if it were the file "
+                            "PATH, and record PATH as the run's source: for front-ends that train a snapshot")
+    _setting_flag(train, "--threads", metavar="N|auto",
+                  help="CPU threads to train with (default auto: the cores that are free at the start)")
+    _setting_flag(train, "--checkpoint-every", metavar="N|TIME",
+                  help="mid-epoch checkpoints every N steps or every TIME (10min, 30s); off: epoch ends only")
+    train.add_argument("--json-events", action="store_true", help="write the event stream as JSON lines on stdout")
+    train.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-epoch lines")
+    _setting_flag(train, "--compile", help="torch.compile the model (slower start, faster steps on a GPU)")
+    train.add_argument("--nproc", type=int, metavar="N",
+                       help="train on N processes (one per GPU) with DistributedDataParallel, through torchrun")
+
+
+def _setting_flag(parser, flag: str, **options) -> None:
+    """``--some-flag`` for the training setting ``some_flag``: an Int or Float setting parses as
+    int or float, a Choice offers its choices, a Bool is a switch (unset: None, so the graph's
+    value stands); the others (Text, Interval, Threads) stay text that the settings check."""
+    from blocks.params import Bool, Choice, Float, Int
+    from builder.training.settings import TRAINING_SETTINGS
+
+    param = TRAINING_SETTINGS[flag.removeprefix("--").replace("-", "_")]
+    if isinstance(param, Bool):
+        options.update(action="store_true", default=None)
+    elif isinstance(param, Choice):
+        options["choices"] = param.choices
+    elif isinstance(param, (Int, Float)):
+        options["type"] = int if isinstance(param, Int) else float
+    parser.add_argument(flag, **options)
+
+
+def run(args) -> int:
+    """Run ``modelbuilder train``; ``args.command_line`` (set by cli.main) is what ``--nproc``
+    hands to torchrun."""
+    return run_train(args, getattr(args, "command_line", None))
 
 
 class ProgressPrinter:
@@ -86,6 +134,12 @@ class ProgressPrinter:
 
 
 def _load(args) -> tuple[Any, dict, RunFolder, bool]:
+    from builder.training import distributed
+    from builder.training.engine import TrainingError
+    from builder.training.runs import RunFolder
+    from builder.training.settings import resolve_settings
+    from builder.yaml_format import load_graph
+
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
                  "device": args.device, "seed": args.seed, "data": args.data,
                  "compile": getattr(args, "compile", None), "checkpoint_every": getattr(args, "checkpoint_every", None),
@@ -118,6 +172,9 @@ def _load(args) -> tuple[Any, dict, RunFolder, bool]:
 def _snapshot(path: str, source: str) -> Any:
     """The graph in ``path`` (a snapshot of an editor's document), with relative paths read
     against ``source``, the document's own file, which the run then records as its source."""
+    from builder.training.engine import TrainingError
+    from builder.yaml_format import parse_graph
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
@@ -127,6 +184,12 @@ def _snapshot(path: str, source: str) -> Any:
 
 def _resumed_run(root: Path, overrides: dict) -> tuple[Any, dict, RunFolder]:
     """The graph and settings a run folder was trained with; TrainingError if it is not one."""
+    from builder.training.checkpoint_store import has_checkpoint
+    from builder.training.engine import TrainingError
+    from builder.training.runs import RunFolder
+    from builder.training.settings import resolve_settings
+    from builder.yaml_format import parse_graph
+
     if not root.is_dir():
         raise TrainingError(f"{root}: no such run folder" if not root.exists() else f"{root} is not a folder",
                             "give the folder that `modelbuilder train` printed (runs/<graph>-<time>)")
@@ -151,6 +214,8 @@ def _resumed_run(root: Path, overrides: dict) -> tuple[Any, dict, RunFolder]:
 
 def run_train(args, argv: Sequence[str] | None = None) -> int:
     """``modelbuilder train``; ``argv`` (the command line) is what ``--nproc`` hands to torchrun."""
+    from builder.training import distributed
+
     if getattr(args, "nproc", None):
         return _launch(args, argv if argv is not None else sys.argv[1:])
     try:
@@ -166,6 +231,8 @@ def run_train(args, argv: Sequence[str] | None = None) -> int:
 
 def _launch(args, argv: Sequence[str]) -> int:
     """``--nproc N``: run this same command on N processes under torchrun."""
+    from builder.training import distributed
+
     if args.nproc < 1:
         print("error: --nproc must be at least 1", file=sys.stderr)
         return EXIT_ERROR
@@ -187,6 +254,14 @@ def _launch(args, argv: Sequence[str]) -> int:
 
 
 def _train(args, world: distributed.World) -> int:
+    from builder.data import DataError
+    from builder.errors import GraphError
+    from builder.training import distributed
+    from builder.training.checkpoint import CheckpointError
+    from builder.training.engine import Trainer, TrainingError, problem_lines
+    from builder.training.events import EventBus, JsonLinesWriter
+    from builder.training.settings import SettingsError
+
     try:
         graph, settings, run, resume = _load(args)
         if world.main:
