@@ -29,7 +29,7 @@ import builder
 
 STOP_TIMEOUT_MS = 15_000  # after stop(): how long the trainer has to checkpoint and exit before it is killed
 
-# keys of ``overrides`` -> the ``modelbuilder train`` flag that sets them (builder/cli.py)
+# keys of ``overrides`` -> the ``modelbuilder train`` flag that sets them (builder/commands/train_cmd.py)
 OVERRIDE_FLAGS = {
     "epochs": "--epochs",
     "batch_size": "--batch-size",
