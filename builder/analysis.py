@@ -5,101 +5,29 @@ finds (unknown blocks, bad parameters, bad references, cycles, shape mismatches,
 nodes) together with the shapes, parameter counts and MACs of every node it could work
 out. It only does arithmetic from the block declarations, so it is cheap enough to run on
 every edit; the tests prove that the numbers agree with the compiled modules.
+
+What it returns (:class:`Analysis`, :class:`NodeInfo`) lives in :mod:`builder.analysis_types`,
+which the composite blocks and the compiler import too; the names are also importable from
+here. A composite block analyzes its inner graph with the ``analyze`` this module hands it,
+so :mod:`builder.composite` does not import this module back.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from blocks import Block, Cost, Params, Shape, ShapeError, UnknownBlockError, format_shape, get_block
+from blocks import Shape, ShapeError, UnknownBlockError, format_shape, get_block
+from builder.analysis_types import (
+    INPUT_BLOCK,
+    OUTPUT_BLOCK,
+    Analysis,
+    CompositeProblem,
+    NodeInfo,
+)
 from builder.errors import Problem
 from builder.flow import data_flow, file_order, reachable_from
 from builder.graph import Graph, Node, Ref, assign_to_ports
-
-INPUT_BLOCK = "input"
-OUTPUT_BLOCK = "output"
-
-
-@dataclass
-class NodeInfo:
-    """What the analysis learned about one node."""
-
-    id: str
-    block: Block | None = None
-    params: Params | None = None
-    inputs: dict[str, list[Ref]] = field(default_factory=dict)  # port -> references, bound
-    input_shapes: dict[str, Any] = field(default_factory=dict)  # port -> shape (list for variadic)
-    outputs: dict[str, Shape] = field(default_factory=dict)  # port -> shape
-    dtype: str = "float32"
-    cost: Cost = field(default_factory=Cost)
-    ok: bool = False  # False when the node or something upstream of it has an error
-
-    @property
-    def shape(self) -> Shape | None:
-        """The node's main shape: its first output, or for an output node what it returns."""
-        if self.outputs:
-            return next(iter(self.outputs.values()))
-        if self.input_shapes:
-            first = next(iter(self.input_shapes.values()))
-            return first if isinstance(first, tuple) else None
-        return None
-
-
-@dataclass
-class Analysis:
-    """The result of :func:`analyze`: per-node information, problems and totals."""
-
-    graph: Graph
-    nodes: dict[str, NodeInfo]
-    order: list[str]  # a topological order (file order where the data flow allows)
-    problems: list[Problem]
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def total(self) -> Cost:
-        total = Cost()
-        for info in self.nodes.values():
-            total = total + info.cost
-        return total
-
-    @property
-    def input_ids(self) -> list[str]:
-        return [n.id for n in self.graph.nodes.values() if n.block == INPUT_BLOCK]
-
-    @property
-    def output_ids(self) -> list[str]:
-        return [n.id for n in self.graph.nodes.values() if n.block == OUTPUT_BLOCK]
-
-    def shape_of(self, ref: Ref) -> Shape | None:
-        info = self.nodes.get(ref.node)
-        if info is None or not info.outputs:
-            return None
-        return info.outputs.get(ref.port) if ref.port else next(iter(info.outputs.values()))
-
-    def problems_for(self, node_id: str) -> list[Problem]:
-        # indexed once (the editor asks for every node: a scan each was quadratic), and
-        # again should the list have grown
-        index = self.__dict__.get("_by_node")
-        if index is None or index[0] != len(self.problems):
-            by_node: dict[str | None, list[Problem]] = {}
-            for problem in self.problems:
-                by_node.setdefault(problem.node, []).append(problem)
-            index = self.__dict__["_by_node"] = (len(self.problems), by_node)
-        return list(index[1].get(node_id, ()))
-
 
 MAX_SUGGESTIONS = 20  # "did you mean" for this many unknown references in one graph
 
@@ -133,7 +61,7 @@ class _Analyzer:
                 # one resolver for the whole analysis: composite files are read once, and
                 # files used inside each other share one bound on the work (builder/composite.py)
                 self.resolver = self.resolver or Resolver()
-                info.block = composite_block(self.graph, node, self.resolver)
+                info.block = composite_block(self.graph, node, self.resolver, analyze)
         except UnknownBlockError as err:
             hint = f"did you mean {err.suggestion!r}?" if err.suggestion else "run 'modelbuilder blocks' for the list"
             self.report(f"unknown block {err.name!r}", node.id, "block", hint)
@@ -323,14 +251,6 @@ class _Analyzer:
         self.check_structure()
         self.problems = list(self.graph.load_warnings) + self.problems
         return Analysis(self.graph, self.infos, order, self.problems)
-
-
-class CompositeProblem(Exception):
-    """A graph file used as a block that cannot be used (missing, invalid, recursive)."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
 
 
 def analyze(graph: Graph, *, input_shapes: Mapping[str, Shape] | None = None,

@@ -16,6 +16,10 @@ A graph file may come from anyone, so a path must name a regular ``.yaml`` file 
 the project (:func:`project_root`); NUL bytes, folders, devices and pipes, and paths or
 links that lead out of the project are problems that say which paths are allowed. One
 analysis reads each file once and bounds the work of files used inside each other.
+
+This module sits below the analysis: the analysis makes a composite block for each
+``graph:`` node and hands it its ``analyze`` function, which the block calls on its inner
+graph, so this module imports neither :mod:`builder.analysis` nor the compiler.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ from __future__ import annotations
 import stat
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from blocks import Block, Cost, Params, Port, ShapeError
-from builder.analysis import INPUT_BLOCK, OUTPUT_BLOCK, Analysis, CompositeProblem, analyze
+from builder.analysis_types import INPUT_BLOCK, OUTPUT_BLOCK, Analysis, CompositeProblem
 from builder.errors import GraphError, Problem
 from builder.graph import Graph, Node
 from builder.safe_yaml import HINT_LIMIT, LIMITS
@@ -35,6 +39,8 @@ from builder.safe_yaml import HINT_LIMIT, LIMITS
 HINT_EXPOSE = "'expose' maps a public name to 'node.param' targets in that file, e.g. width: [conv1.out_channels]"
 GRAPH_SUFFIXES = (".yaml", ".yml")
 PROJECT_MARKERS = (".git", ".hg", "pyproject.toml")
+# builder.analysis.analyze(graph, *, input_shapes, overrides, resolver) -> Analysis
+Analyze = Callable[..., Analysis]
 WHICH_PATHS = ("a composite path names a .yaml graph file, relative to the file that uses it, inside the project: "
                "the folder of the graph being checked, or the nearest folder above it that holds .git, .hg or "
                "pyproject.toml")
@@ -155,10 +161,11 @@ class CompositeBlock(Block):
 
     category = "Composite"
 
-    def __init__(self, inner: Graph, path: Path, resolver: Resolver):
+    def __init__(self, inner: Graph, path: Path, resolver: Resolver, analyze: Analyze):
         self.inner = inner
         self.path = path
         self.resolver = resolver
+        self._analyze = analyze  # the analysis' own (see the module's docstring)
         self.name = inner.name or path.stem
         self.__doc__ = inner.description or f"The graph in {path.name}, used as one block."
         self.inputs = tuple(Port(n.id) for n in inner.nodes.values() if n.block == INPUT_BLOCK)
@@ -202,8 +209,8 @@ class CompositeBlock(Block):
                 self.resolver.budget.spend(len(self.inner.nodes))
             except CompositeProblem as err:
                 raise ShapeError(f"cannot be analyzed: {err}") from None
-            self._cache[key] = analyze(self.inner, input_shapes=inputs, overrides=overrides,
-                                       resolver=self.resolver.child(self.path))
+            self._cache[key] = self._analyze(self.inner, input_shapes=inputs, overrides=overrides,
+                                             resolver=self.resolver.child(self.path))
         return self._cache[key]
 
     def infer_ports(self, p: Params, inputs: Any) -> dict:
@@ -221,13 +228,14 @@ class CompositeBlock(Block):
         return self.analysis(p, inputs).total
 
     def build(self, p: Params, **inputs: Any):
-        from builder.compiler import build_module
+        from builder.graph_module import build_module  # imports torch: only when a model is built
 
         return build_module(self.analysis(p, inputs))
 
 
-def composite_block(user: Graph, node: Node, resolver: Resolver | None) -> CompositeBlock:
-    """The block for ``node`` (a ``graph:`` node in ``user``); CompositeProblem if unusable."""
+def composite_block(user: Graph, node: Node, resolver: Resolver | None, analyze: Analyze) -> CompositeBlock:
+    """The block for ``node`` (a ``graph:`` node in ``user``); CompositeProblem if unusable.
+    ``analyze`` is :func:`builder.analysis.analyze`, which the block runs on its inner graph."""
     resolver = resolver or Resolver()
     inner, path = resolver.load(user, node.graph)
-    return CompositeBlock(inner, path, resolver)
+    return CompositeBlock(inner, path, resolver, analyze)

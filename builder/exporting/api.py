@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
-from typing import Optional
 
 from builder.exporting.errors import ExportError
-from builder.exporting.source import TrainedModel, open_trained
+from builder.exporting.result import ExportResult
+from builder.exporting.source import open_trained
+from builder.exporting.trained import TrainedModel
 
 # format -> "module:function"; each function is write(trained: TrainedModel, out: Path) -> ExportResult
 FORMATS = {
@@ -19,18 +19,6 @@ FORMATS = {
 }
 DEFAULT_NAMES = {"bundle": "{name}_bundle", "python": "{name}.py", "torchscript": "{name}.torchscript.pt",
                  "onnx": "{name}.onnx"}
-
-
-@dataclass
-class ExportResult:
-    """What an export wrote: the main ``path`` (file or folder), every file written,
-    and the largest output difference against the compiled model on a check batch."""
-
-    format: str
-    path: Path
-    files: list[Path] = field(default_factory=list)
-    max_difference: Optional[float] = None
-    notes: list[str] = field(default_factory=list)
 
 
 def default_out(trained: TrainedModel, format: str) -> Path:

@@ -22,21 +22,16 @@ from typing import Any
 import torch
 
 from builder.errors import GraphError
-from builder.exporting.api import ExportResult
 from builder.exporting.errors import ExportError
 from builder.exporting.files import atomic_folder, write_atomic
 from builder.exporting.parity import check_parity
-from builder.exporting.source import (
-    BUNDLE_META,
-    PortInfo,
-    TrainedModel,
-    model_with_weights,
-    ports_of,
-)
+from builder.exporting.result import ExportResult
+from builder.exporting.trained import PortInfo, TrainedModel, model_with_weights, ports_of
 from builder.graph import Graph
 from builder.training.checkpoint import save_weights
 from builder.yaml_format import dump_graph, load_graph, parse_graph
 
+BUNDLE_META = "meta.json"
 BUNDLE_FORMAT = "modelbuilder-bundle"
 BUNDLE_VERSION = 1
 GRAPH_FILE = "graph.yaml"

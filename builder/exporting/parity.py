@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 import torch
 
 from builder.exporting.errors import ExportError
-from builder.exporting.source import PortInfo
+from builder.exporting.trained import PortInfo
 
 TOLERANCE = 1e-4
 
