@@ -7,10 +7,10 @@ when their package's ``modelbuilder.blocks`` entry point is imported (see docs/b
 
 from __future__ import annotations
 
-import difflib
 from importlib import metadata
 
 from blocks.spec import Block
+from blocks.suggest import closest
 
 ENTRY_POINT_GROUP = "modelbuilder.blocks"
 
@@ -74,8 +74,7 @@ def get_block(name: str) -> Block:
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=1, cutoff=0.6)
-        raise UnknownBlockError(name, close[0] if close else None) from None
+        raise UnknownBlockError(name, closest(name, _REGISTRY)) from None
 
 
 def all_blocks() -> list[Block]:

@@ -10,11 +10,11 @@ Shapes are per sample: the batch dimension is implicit and never appears here.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 from blocks.params import REQUIRED, Param, ParamError, Port
+from blocks.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from torch import nn
@@ -110,9 +110,8 @@ class Block:
         problems: dict[str | None, str] = {}
         for key in raw:
             if key not in self.params:
-                hint = difflib.get_close_matches(str(key), list(self.params), n=1)
                 known = ", ".join(self.params) or "none"
-                more = f"; did you mean {hint[0]!r}?" if hint else f" (known: {known})"
+                more = did_you_mean(key, self.params) or f" (known: {known})"
                 problems[key] = f"unknown parameter {key!r} for block {self.name!r}{more}"
         for key, decl in self.params.items():
             if key not in raw:

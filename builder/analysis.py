@@ -14,10 +14,10 @@ so :mod:`builder.composite` does not import this module back.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Mapping
 
 from blocks import Shape, ShapeError, UnknownBlockError, format_shape, get_block
+from blocks.suggest import did_you_mean
 from builder.analysis_types import (
     INPUT_BLOCK,
     OUTPUT_BLOCK,
@@ -90,10 +90,9 @@ class _Analyzer:
             for port_name, value in node.inputs.items():
                 port = block.port(port_name, output=False)
                 if port is None:
-                    close = difflib.get_close_matches(port_name, [p.name for p in ports], n=1)
                     names = ", ".join(p.name for p in ports) or "none"
                     self.report(f"{block.name} has no input port {port_name!r} (its inputs: {names})", node.id,
-                                "inputs", f"did you mean {close[0]!r}?" if close else None)
+                                "inputs", did_you_mean(port_name, [p.name for p in ports], hint=True) or None)
                     ok = False
                     continue
                 refs = [Ref.parse(v) for v in (value if isinstance(value, list) else [value])]
@@ -131,10 +130,9 @@ class _Analyzer:
             # a suggestion compares the name with every node id: only the first few wrong
             # references get one, so a file full of them stays linear to check
             self.suggested = getattr(self, "suggested", 0) + 1
-            close = difflib.get_close_matches(ref.node, list(self.graph.nodes), n=1) \
-                if self.suggested <= MAX_SUGGESTIONS else []
-            self.report(f"input {str(ref)!r} refers to no node", node.id, "inputs",
-                        f"did you mean {close[0]!r}?" if close else None)
+            suggestion = did_you_mean(ref.node, self.graph.nodes, hint=True) \
+                if self.suggested <= MAX_SUGGESTIONS else ""
+            self.report(f"input {str(ref)!r} refers to no node", node.id, "inputs", suggestion or None)
             return False
         source = self.infos[ref.node].block
         if source is None:

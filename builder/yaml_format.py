@@ -10,10 +10,10 @@ same bytes it was loaded from.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
+from blocks.suggest import did_you_mean
 from builder import yaml_reader
 from builder.errors import GraphError, Problem
 from builder.graph import FORMAT_VERSION, Graph, Node, id_problem
@@ -69,9 +69,8 @@ class _Reader:
             return None
         for key in doc:
             if key not in TOP_KEYS:
-                close = difflib.get_close_matches(str(key), TOP_KEYS, n=1)
                 self.problem(f"unknown top-level key {key!r}", self.key_at(doc, key),
-                             hint=f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(TOP_KEYS)}")
+                             hint=did_you_mean(key, TOP_KEYS, hint=True) or f"known keys: {', '.join(TOP_KEYS)}")
         graph = Graph(path=self.path, locations=self.locations, document=doc)
         for key in ("name", "description"):
             if key in doc:
@@ -141,8 +140,7 @@ class _Reader:
             if where_key:
                 self.locations[(node_id, str(key))] = where_key
             if key not in NODE_KEYS:
-                close = difflib.get_close_matches(str(key), NODE_KEYS, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else "block parameters go under 'params:'"
+                hint = did_you_mean(key, NODE_KEYS, hint=True) or "block parameters go under 'params:'"
                 self.problem(f"unknown node key {key!r}", where_key, node_id, hint)
         if ("block" in body) == ("graph" in body):
             self.problem("a node needs exactly one of 'block' (a registered block name) or 'graph' "

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
+from blocks.suggest import did_you_mean  # noqa: F401 - the data sources' name for it
 
 
 class DataError(Exception):
@@ -37,9 +36,3 @@ class DataError(Exception):
         """The fields that are set, e.g. for an ``error`` event."""
         return {k: v for k, v in (("message", self.message), ("file", self.file), ("line", self.line),
                                   ("hint", self.hint)) if v is not None}
-
-
-def did_you_mean(word: str, known: Iterable[str]) -> str:
-    """``"; did you mean 'digits'?"`` when ``word`` is close to one of ``known``, else ``""``."""
-    close = difflib.get_close_matches(str(word), list(known), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""

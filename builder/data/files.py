@@ -101,7 +101,8 @@ def load_npz(options: dict[str, Any], ctx: Context) -> Samples:
     return Samples(inputs, targets, kind, what, where, names=keys, class_names=names)
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether a CSV cell reads as a number (as ``float`` reads it: also inf and nan)."""
     try:
         float(text)
     except ValueError:
@@ -135,7 +136,7 @@ def load_csv(options: dict[str, Any], ctx: Context) -> Samples:
         raise DataError("the file has no rows", file=where)
     header = options["header"]
     if header == "auto":
-        header = not any(_is_number(cell) for cell in rows[0][1])
+        header = not any(is_number(cell) for cell in rows[0][1])
     columns = [c.strip() for c in rows[0][1]] if header else [str(i) for i in range(len(rows[0][1]))]
     body = rows[1:] if header else rows
     if not body:
@@ -172,7 +173,7 @@ def load_csv(options: dict[str, Any], ctx: Context) -> Samples:
     x = to_input(features.reshape((len(body),) + tuple(spec.shape)), spec, where, "the features")
     label_name = f"column {columns[label]!r}" if header else f"label column {label + 1}"
     cells = [row[label].strip() for _, row in body]
-    numeric = [_is_number(cell) for cell in cells]
+    numeric = [is_number(cell) for cell in cells]
     for (number, _), cell in zip(body, cells):
         if not cell:
             raise DataError(f"{label_name} is empty", file=where, line=number, hint="every row needs a label")

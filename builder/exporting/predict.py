@@ -26,6 +26,7 @@ import torch
 
 from builder.data.arrays import InputSpec
 from builder.data.errors import DataError
+from builder.data.files import is_number
 from builder.data.images import IMAGE_SUFFIXES, load_image
 from builder.data.normalize import apply_normalization
 from builder.exporting.errors import ExportError
@@ -158,7 +159,7 @@ def _read_table(path: Path, trained: TrainedModel) -> list[torch.Tensor]:
                 except ValueError:
                     if not rows and line == 1:
                         continue  # a header
-                    bad = next(c for c in cells if not _is_number(c))
+                    bad = next(c for c in cells if not is_number(c))
                     raise ExportError(f"{path}:{line}: {bad!r} is not a number") from None
                 if len(values) != width:
                     raise ExportError(f"{path}:{line}: {len(values)} numbers, but the model's {_port_text(port)} "
@@ -170,14 +171,6 @@ def _read_table(path: Path, trained: TrainedModel) -> list[torch.Tensor]:
         raise ExportError(f"{path}: no rows of numbers")
     array = np.asarray(rows, dtype=np.float64).reshape((len(rows), *port.shape))
     return [_as_batch(array, port, str(path))]
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _read_image(path: Path, trained: TrainedModel) -> list[torch.Tensor]:

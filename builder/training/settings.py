@@ -8,12 +8,12 @@ defaults and the app's editors come from one place. Precedence: defaults < the g
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from blocks.params import Bool, Choice, Float, Int, Param, ParamError, Text
+from blocks.suggest import did_you_mean
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(steps?|s|sec|min|h)?\s*$")
 _SECONDS = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}
@@ -147,8 +147,7 @@ def resolve_settings(section: Mapping[str, Any] | None, overrides: Mapping[str, 
         if key == "channels_last" and isinstance(value, bool):  # YAML's true/false
             value = "true" if value else "false"
         if decl is None:
-            close = difflib.get_close_matches(key, list(SETTINGS) + [DATA_KEY], n=1)
-            raise SettingsError(key, "unknown setting" + (f"; did you mean {close[0]!r}?" if close else ""))
+            raise SettingsError(key, "unknown setting" + did_you_mean(key, list(SETTINGS) + [DATA_KEY]))
         try:
             resolved[key] = decl.check(value)
         except ParamError as err:
