@@ -69,10 +69,6 @@ def check_undo_redo(document: GraphDocument, edit) -> tuple[Graph, Graph]:
     return before, after
 
 
-@pytest.fixture
-def lenet(qapp) -> GraphDocument:
-    return GraphDocument.open(ROOT / "graphs" / "lenet5.yaml")
-
 
 @pytest.fixture
 def seq2seq(qapp) -> GraphDocument:

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import time
 
-import pytest
 
 from blocks import all_blocks
 from gui.document import GraphDocument, starter_params
 from gui.fitting import fitting_blocks
 from tests.conftest import ROOT
 
-
-@pytest.fixture
-def lenet() -> GraphDocument:
-    return GraphDocument.open(ROOT / "graphs" / "lenet5.yaml")
 
 
 def test_an_image_takes_image_blocks_but_not_sequence_or_token_blocks(lenet):

@@ -11,10 +11,6 @@ from gui.problems import LOCATION, MESSAGE, NODE, SEVERITY, SEVERITY_ROLE, Probl
 from tests.conftest import ROOT
 
 
-@pytest.fixture
-def lenet(qapp) -> GraphDocument:
-    return GraphDocument.open(ROOT / "graphs" / "lenet5.yaml")
-
 
 @pytest.fixture
 def panel(qtbot, lenet) -> ProblemsPanel:

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import copy
 
-import pytest
 
 from builder import load_graph
 from gui.document import GraphDocument
-from tests.conftest import ROOT
 
-
-@pytest.fixture
-def lenet(qapp) -> GraphDocument:
-    return GraphDocument.open(ROOT / "graphs" / "lenet5.yaml")
 
 
 def with_changes(section: dict | None, **changes) -> dict:
