@@ -69,7 +69,6 @@ def check_undo_redo(document: GraphDocument, edit) -> tuple[Graph, Graph]:
     return before, after
 
 
-
 @pytest.fixture
 def seq2seq(qapp) -> GraphDocument:
     document = GraphDocument.open(ROOT / "graphs" / "seq2seq_attention.yaml")

@@ -11,7 +11,6 @@ from gui.fitting import fitting_blocks
 from tests.conftest import ROOT
 
 
-
 def test_an_image_takes_image_blocks_but_not_sequence_or_token_blocks(lenet):
     assert lenet.analysis.nodes["image"].outputs["out"] == (1, 32, 32)
     fits = fitting_blocks(lenet, "image")

@@ -11,7 +11,6 @@ from gui.problems import LOCATION, MESSAGE, NODE, SEVERITY, SEVERITY_ROLE, Probl
 from tests.conftest import ROOT
 
 
-
 @pytest.fixture
 def panel(qtbot, lenet) -> ProblemsPanel:
     widget = ProblemsPanel()

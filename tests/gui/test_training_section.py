@@ -9,7 +9,6 @@ from builder import load_graph
 from gui.document import GraphDocument
 
 
-
 def with_changes(section: dict | None, **changes) -> dict:
     new = copy.deepcopy(section or {})
     new.update(changes)
