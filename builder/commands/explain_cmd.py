@@ -7,8 +7,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# kept here as well as in builder.inspecting.explain: the parser must not import torch
-METHOD_NAMES = ("saliency", "smoothgrad", "integrated_gradients", "gradcam", "occlusion")
+from builder.inspecting.methods import METHODS as METHOD_NAMES  # (no torch: the parser is built first)
+
 INPUT_HINT = ("give an image, a .npy/.npz/.csv file, or a sample of the run's validation split: "
               "val:INDEX, val:A-B, val:first, val:misclassified")
 

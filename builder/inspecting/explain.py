@@ -26,9 +26,9 @@ import torch
 from builder.inspecting import attributions
 from builder.inspecting.errors import InspectError
 from builder.inspecting.figures import as_picture, new_figure, save_array, save_figure
+from builder.inspecting.methods import METHODS
 from builder.inspecting.subject import Samples, Subject
 
-METHODS = ("saliency", "smoothgrad", "integrated_gradients", "gradcam", "occlusion")
 TITLES = {"saliency": "saliency", "smoothgrad": "SmoothGrad", "integrated_gradients": "integrated gradients",
           "gradcam": "Grad-CAM", "occlusion": "occlusion"}
 UNITS = {"saliency": "|gradient of the score|", "smoothgrad": "mean |gradient| over noisy copies",
