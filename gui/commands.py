@@ -1,11 +1,13 @@
 """Undo commands: the only code that changes a document's graph.
 
-Each command is built by :class:`gui.document.GraphDocument` with the complete state it
-sets and the state it restores, for just the nodes it touches (never a snapshot of the
-whole graph): ``redo`` applies the one, ``undo`` the other, through the document's
-``_apply_*`` methods, which change the graph and then emit the change signals. Because the
-states are computed when the edit is made, undo restores the graph exactly (node order,
-input style, layout entries) and redo reproduces the edit exactly.
+Each command is built by the editor's document (:class:`gui.document.GraphDocument`) with
+the complete state it sets and the state it restores, for just the nodes it touches (never
+a snapshot of the whole graph): ``redo`` applies the one, ``undo`` the other, through the
+document's public :class:`gui.edits.GraphEdits` interface (``apply_node_states``,
+``apply_positions``, ``apply_rename``, ``apply_training``, ``apply_direction``), which
+changes the graph and then emits the change signals. Because the states are computed when
+the edit is made, undo restores the graph exactly (node order, input style, layout
+entries) and redo reproduces the edit exactly.
 
 ``QUndoStack.push`` calls ``redo`` at once; the document re-runs the analysis after the
 stack's index changes, so a macro of many commands is analyzed once.
@@ -14,37 +16,17 @@ stack's index changes, so a macro of many commands is analyzed once.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Optional
+from dataclasses import replace
+from typing import Any, Optional
 
 from PySide6.QtGui import QUndoCommand
 
-from builder import Node
-
-if TYPE_CHECKING:
-    from gui.document import GraphDocument
-
-Position = tuple[int, int]
+from gui.edits import GraphEdits, NodeStates, Position
 
 # QUndoCommand ids of the commands that merge with their predecessor (-1: never merge)
 MOVE_ID = 1001
 SET_PARAM_ID = 1002
 TRAINING_ID = 1003
-
-
-@dataclass(frozen=True)
-class NodeState:
-    """One node as a command sets it: its content, its place in file order and its
-    position on the canvas (None: none in the layout). ``index`` is where the node is
-    inserted when it is not in the graph; a node already there keeps its place."""
-
-    node: Node
-    index: int
-    position: Optional[Position] = None
-
-
-# id -> the state the node gets, or None: the node is removed
-NodeStates = dict[str, Optional[NodeState]]
 
 
 def _owned(states: NodeStates) -> NodeStates:
@@ -59,7 +41,7 @@ class NodesCommand(QUndoCommand):
     undo that removes the last position restores ``layout: None`` rather than ``{}``.
     """
 
-    def __init__(self, document: GraphDocument, text: str, before: NodeStates, after: NodeStates,
+    def __init__(self, document: GraphEdits, text: str, before: NodeStates, after: NodeStates,
                  layout_none_before: bool, layout_none_after: bool):
         super().__init__(text)
         self.document = document
@@ -67,10 +49,10 @@ class NodesCommand(QUndoCommand):
         self.layout_none_before, self.layout_none_after = layout_none_before, layout_none_after
 
     def redo(self) -> None:
-        self.document._apply_nodes(self.after, self.layout_none_after)
+        self.document.apply_node_states(self.after, self.layout_none_after)
 
     def undo(self) -> None:
-        self.document._apply_nodes(self.before, self.layout_none_before)
+        self.document.apply_node_states(self.before, self.layout_none_before)
 
 
 class SetParamCommand(NodesCommand):
@@ -78,7 +60,7 @@ class SetParamCommand(NodesCommand):
     (typing in a spin box) merge into one undo step; one that ends where it started
     disappears from the stack."""
 
-    def __init__(self, document: GraphDocument, text: str, before: NodeStates, after: NodeStates,
+    def __init__(self, document: GraphEdits, text: str, before: NodeStates, after: NodeStates,
                  key: tuple[str, str]):
         super().__init__(document, text, before, after, False, False)
         self.key = key
@@ -99,7 +81,7 @@ class PositionsCommand(QUndoCommand):
     undo step, so a drag that the canvas reports in several steps undoes at once; a
     layout (auto layout, not mergeable) is always its own step."""
 
-    def __init__(self, document: GraphDocument, text: str, before: dict[str, Optional[Position]],
+    def __init__(self, document: GraphEdits, text: str, before: dict[str, Optional[Position]],
                  after: dict[str, Optional[Position]], layout_none_before: bool, mergeable: bool):
         super().__init__(text)
         self.document = document
@@ -118,10 +100,10 @@ class PositionsCommand(QUndoCommand):
         return True
 
     def redo(self) -> None:
-        self.document._apply_positions(self.after, False)
+        self.document.apply_positions(self.after, False)
 
     def undo(self) -> None:
-        self.document._apply_positions(self.before, self.layout_none_before)
+        self.document.apply_positions(self.before, self.layout_none_before)
 
 
 class RenameCommand(QUndoCommand):
@@ -129,7 +111,7 @@ class RenameCommand(QUndoCommand):
     entry, and ``expose`` targets. ``inputs_*`` hold the inputs of every node whose
     references change, keyed by the ids they have in that state."""
 
-    def __init__(self, document: GraphDocument, old: str, new: str, inputs_before: dict, inputs_after: dict,
+    def __init__(self, document: GraphEdits, old: str, new: str, inputs_before: dict, inputs_after: dict,
                  expose_before: Optional[dict], expose_after: Optional[dict]):
         super().__init__(f"Rename {old} to {new}")
         self.document = document
@@ -138,10 +120,10 @@ class RenameCommand(QUndoCommand):
         self.expose_before, self.expose_after = expose_before, expose_after
 
     def redo(self) -> None:
-        self.document._apply_rename(self.old, self.new, self.inputs_after, self.expose_after)
+        self.document.apply_rename(self.old, self.new, self.inputs_after, self.expose_after)
 
     def undo(self) -> None:
-        self.document._apply_rename(self.new, self.old, self.inputs_before, self.expose_before)
+        self.document.apply_rename(self.new, self.old, self.inputs_before, self.expose_before)
 
 
 def identical(a: Any, b: Any) -> bool:
@@ -168,13 +150,21 @@ def changed_keys(before: Optional[dict], after: Optional[dict]) -> frozenset[str
 class TrainingCommand(QUndoCommand):
     """Sets the graph's ``training`` section (None: the graph has none). Consecutive changes
     of the same settings (typing in the settings form's spin boxes) merge into one undo
-    step; one that ends where it started disappears from the stack."""
+    step; one that ends where it started disappears from the stack. Its text names the
+    one setting changed, if one is."""
 
-    def __init__(self, document: GraphDocument, text: str, before: Optional[dict], after: Optional[dict]):
-        super().__init__(text)
+    def __init__(self, document: GraphEdits, before: Optional[dict], after: Optional[dict]):
+        super().__init__()
         self.document = document
         self.before, self.after = copy.deepcopy(before), copy.deepcopy(after)
         self.keys = changed_keys(before, after)
+        keys = sorted(k for k in self.keys if k)
+        if after is None:
+            self.setText("Remove the training settings")
+        elif len(keys) == 1:
+            self.setText(f"Set training {keys[0]}")
+        else:
+            self.setText("Change the training settings")
 
     def id(self) -> int:
         return TRAINING_ID
@@ -187,10 +177,10 @@ class TrainingCommand(QUndoCommand):
         return True
 
     def redo(self) -> None:
-        self.document._apply_training(self.after)
+        self.document.apply_training(self.after)
 
     def undo(self) -> None:
-        self.document._apply_training(self.before)
+        self.document.apply_training(self.before)
 
 
 class DirectionCommand(QUndoCommand):
@@ -198,14 +188,14 @@ class DirectionCommand(QUndoCommand):
     section keeps; arranging in the other direction pairs it with a PositionsCommand.
     ``layout_none_before`` as for :class:`NodesCommand`."""
 
-    def __init__(self, document: GraphDocument, before: str, after: str, layout_none_before: bool):
+    def __init__(self, document: GraphEdits, before: str, after: str, layout_none_before: bool):
         super().__init__(f"Lay out {after}")
         self.document = document
         self.before, self.after = before, after
         self.layout_none_before = layout_none_before
 
     def redo(self) -> None:
-        self.document._apply_direction(self.after, False)
+        self.document.apply_direction(self.after, False)
 
     def undo(self) -> None:
-        self.document._apply_direction(self.before, self.layout_none_before)
+        self.document.apply_direction(self.before, self.layout_none_before)

@@ -32,10 +32,6 @@ KNOWN_CYCLES = {
     # and the analysis uses flow's algorithms: annotated belongs above the analysis
     ("builder.flow", "builder"):
         "issue 14: flow.annotated reaches the analysis through builder's lazy exports; move it above the analysis",
-    # issue 14: commands use the document's private methods; to be redesigned
-    # (gui.document builds the commands, which call its _apply_* methods)
-    ("gui.commands", "gui.document"):
-        "issue 14: commands use the document's private methods; to be redesigned",
     # gui.main_window -> gui.inside_view -> (in a function) gui.part_window -> gui.main_window
     ("gui.inside_view", "gui.part_window"):
         "issue 14: inside_view opens the part editor, a subclass of the main window it serves; to be redesigned",
