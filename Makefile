@@ -14,7 +14,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[gui,export,explain,dev]"
+	$(BIN)/python -m pip install -q -e ".[gui,export,explain,tensorboard,dev]"
 	touch $(STAMP)
 
 demo: setup

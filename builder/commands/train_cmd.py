@@ -46,6 +46,11 @@ def add_parser(subparsers) -> None:
     train.add_argument("--json-events", action="store_true", help="write the event stream as JSON lines on stdout")
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-epoch lines")
     _setting_flag(train, "--compile", help="torch.compile the model (slower start, faster steps on a GPU)")
+    train.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=None,
+                       help="write no TensorBoard event files into the run folder (setting tensorboard: false)")
+    train.add_argument("--mlflow", action="store_true",
+                       help="also log the run to MLflow (needs the mlflow package; MLFLOW_TRACKING_URI also turns "
+                            "this on, and says where; default ./mlruns)")
     train.add_argument("--nproc", type=int, metavar="N",
                        help="train on N processes (one per GPU) with DistributedDataParallel, through torchrun")
 
@@ -143,7 +148,7 @@ def _load(args) -> tuple[Any, dict, RunFolder, bool]:
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
                  "device": args.device, "seed": args.seed, "data": args.data,
                  "compile": getattr(args, "compile", None), "checkpoint_every": getattr(args, "checkpoint_every", None),
-                 "threads": getattr(args, "threads", None)}
+                 "threads": getattr(args, "threads", None), "tensorboard": getattr(args, "tensorboard", None)}
     if args.resume:
         return (*_resumed_run(Path(args.resume), overrides), True)
     if getattr(args, "checkpoint", None):
@@ -286,6 +291,7 @@ def _train(args, world: distributed.World) -> int:
     else:
         printer = bus.subscribe(ProgressPrinter(args.quiet))
     trainer = Trainer(graph, settings, run, bus=bus, resume=resume, checkpoint=getattr(args, "checkpoint", None))
+    mlflow = _attach_mlflow(args, bus, run, graph.name) if world.main else None
     previous = _install_stop_handler(trainer, printer)
     # under torchrun a Ctrl-C reaches torchrun, which then sends SIGTERM to the workers and
     # waits for them: treat it as the same request to stop with a checkpoint
@@ -306,9 +312,25 @@ def _train(args, world: distributed.World) -> int:
         signal.signal(signal.SIGINT, previous)
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
+        if mlflow is not None:
+            mlflow.close(trainer.plots)
     if not args.json_events and world.main:
         _report(summary, run, trainer.plots)
     return {"completed": EXIT_OK, "early_stopped": EXIT_OK, "stopped": EXIT_STOPPED}.get(summary["status"], EXIT_ERROR)
+
+
+def _attach_mlflow(args, bus, run: RunFolder, graph_name: str) -> Any:
+    """An MLflow logger on ``bus`` with --mlflow or MLFLOW_TRACKING_URI; None otherwise, or
+    (with a line on stderr) when the mlflow package is missing."""
+    if not (getattr(args, "mlflow", False) or os.environ.get("MLFLOW_TRACKING_URI")):
+        return None
+    from builder.training.mlflow_log import MlflowLog, missing_reason
+
+    why = missing_reason()
+    if why is not None:
+        print(f"warning: {why}", file=sys.stderr)
+        return None
+    return bus.subscribe(MlflowLog(run, graph_name))
 
 
 def _install_stop_handler(trainer: Trainer, printer: ProgressPrinter | None):

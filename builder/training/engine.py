@@ -48,6 +48,7 @@ from builder.training.loop_state import Epoch, LoopState, Window, window_totals
 from builder.training.optimization import Loss, build_optimizer, build_schedule, clip_gradients
 from builder.training.run_record import write_definition, write_run_plots
 from builder.training.runs import RunFolder
+from builder.training.tensorboard_log import attach_tensorboard, detach_tensorboard
 from builder.training.threads import choose_threads
 from builder.training.train_state import RANK_SEED, Counters, MidEpochSchedule, Position, capture, restore
 from builder.training.typed_settings import TrainingSettings
@@ -238,11 +239,15 @@ class Trainer:
             write_definition(self.run_folder, self.graph, self.settings, self.data)
         with open(self.run_folder.metrics, "a", encoding="utf-8") as metrics:
             writer = self.bus.subscribe(JsonLinesWriter(metrics))
+            tensorboard = attach_tensorboard(self)  # event files in the run folder (rank 0 only)
             try:
                 summary = self._run(started)
             finally:
                 self.bus.subscribers.remove(writer)
+                detach_tensorboard(self, tensorboard)  # unsubscribed and flushed
         self.plots = write_run_plots(self.run_folder)
+        if tensorboard is not None:
+            tensorboard.close(self.plots)
         distributed.barrier(self.world)
         return summary
 

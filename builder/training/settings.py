@@ -112,6 +112,7 @@ SETTINGS: dict[str, Param] = {
     "workers": Int(0, min=0, doc="data-loading worker processes (image folders)"),
     "threads": Threads("auto", doc="CPU threads for training; auto: the cores that are free when the run starts"),
     "out": Text(None, optional=True, doc="run folder (default runs/<graph>-<time>)"),
+    "tensorboard": Bool(True, doc="write TensorBoard event files into the run folder (needs the tensorboard package)"),
 }
 TRAINING_SETTINGS = SETTINGS  # the name builder exports
 # ``data`` (the dataset spec) is validated by builder.data; it is a mapping, not a scalar.

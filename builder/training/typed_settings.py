@@ -47,6 +47,7 @@ class TrainingSettings:
     threads: int | str  # a count, or "auto"
     out: str | None
     data: dict[str, Any] | None  # the dataset spec, validated by builder.data
+    tensorboard: bool  # TensorBoard event files in the run folder
 
     @classmethod
     def from_dict(cls, settings: Mapping[str, Any]) -> TrainingSettings:
