@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from builder import read_events
 from gui.style import ERROR_COLOR, HINT_COLOR, SELECTION_COLOR, WARNING_COLOR
+from gui.training.tensorboard_launcher import TensorBoardLauncher
 
 COLUMNS = ("Started", "Graph", "Status", "Epochs", "Val acc", "Val loss", "Time")
 STARTED, GRAPH, STATUS = 0, 1, 2  # column numbers
@@ -327,10 +328,18 @@ class RunsList(QWidget):
         self.inspect_button.setToolTip("Look inside the selected run: its misclassified samples, feature maps "
                                        "and explanations (Inspect panel)")
         self.inspect_button.clicked.connect(self._inspect_selected)
+        self.tensorboard = TensorBoardLauncher(self)
+        self.tensorboard.failed.connect(lambda message, hint: self.hint.setText(f"{message}: {hint}"))
+        self.tensorboard_button = QToolButton()
+        self.tensorboard_button.setObjectName("tensorboardButton")
+        self.tensorboard_button.setText("TensorBoard")
+        self.tensorboard_button.setToolTip("Open every run of this graph in TensorBoard, in your browser")
+        self.tensorboard_button.clicked.connect(lambda: self.root() and self.tensorboard.open(self.root()))
         buttons = QHBoxLayout()
         buttons.setContentsMargins(4, 0, 4, 0)
         buttons.addWidget(self.hint, 1)
         buttons.addWidget(self.inspect_button, 0, Qt.AlignmentFlag.AlignTop)
+        buttons.addWidget(self.tensorboard_button, 0, Qt.AlignmentFlag.AlignTop)
         buttons.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignTop)
 
         layout = QVBoxLayout(self)
