@@ -25,7 +25,7 @@ import torch
 
 from builder.inspecting import attributions
 from builder.inspecting.errors import InspectError
-from builder.inspecting.figures import as_picture, new_figure, save_array, save_figure
+from builder.inspecting.figures import as_picture, new_figure, output_folder, save_array, save_figure
 from builder.inspecting.methods import METHODS
 from builder.inspecting.subject import Samples, Subject
 
@@ -392,12 +392,7 @@ def file_stem(caption: str, index: int) -> str:
 def write_explanation(subject: Subject, explanation: Explanation, out_dir: Path) -> list[Path]:
     """One PNG (the drawing) and one .npy (the raw map: ``[H, W]``, or ``[T]`` for a sequence)
     per sample in ``out_dir``, named ``<sample>_<method>``; returns the paths written."""
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InspectError(f"{out_dir}: cannot create the folder ({err.strerror or err})",
-                           "give another --out folder") from None
+    out_dir = output_folder(out_dir)
     written: list[Path] = []
     used: set[str] = set()
     for i in range(len(explanation.maps)):

@@ -48,6 +48,19 @@ def save_array(array: np.ndarray, path: Path) -> Path:
     return path
 
 
+def output_folder(path: Path | str) -> Path:
+    """``path`` created as a folder for the PNG and .npy files; InspectError when it cannot be."""
+    from builder.inspecting.errors import InspectError
+
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InspectError(f"{folder}: cannot create the output folder ({err.strerror or err})",
+                           "choose another folder with --out") from None
+    return folder
+
+
 def unnormalize(x: torch.Tensor, normalization: Optional[dict]) -> torch.Tensor:
     """``x * std + mean``: one sample (``[*shape]``) back in the data set's units."""
     if not normalization:

@@ -19,8 +19,8 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
+from builder.training.event_logger import EventLogger
 from builder.training.runs import RunFolder
 from builder.training.tensorboard_log import EPOCH_SCALARS, STEP_SCALARS, hparam_values
 
@@ -35,31 +35,21 @@ def missing_reason() -> str | None:
     return None
 
 
-class MlflowLog:
+class MlflowLog(EventLogger):
+    name = "MLflow logging"
+
     def __init__(self, run: RunFolder, graph_name: str):
         self.run_folder = run
         self.graph_name = graph_name
         self.active = False
-        self.failed = False
         self.status = "FAILED"  # until run_finished says otherwise (an error before it)
 
     @property
     def id_file(self) -> Path:
         return self.run_folder.root / "mlflow.json"
 
-    def __call__(self, event: dict) -> None:
-        if self.failed:
-            return
-        try:
-            handler = getattr(self, "_on_" + event["event"], None)
-            if handler is not None:
-                handler(event)
-        except Exception as err:  # noqa: BLE001 - a logger must never stop the training
-            self._fail(err)
-
-    def _fail(self, err: Exception) -> None:
-        self.failed = True
-        print(f"warning: MLflow logging stopped: {err}", file=sys.stderr)
+    def _stopped(self, reason: str) -> None:
+        print(f"warning: {reason}", file=sys.stderr)
 
     def _on_run_started(self, event: dict) -> None:
         import mlflow
@@ -110,10 +100,11 @@ class MlflowLog:
         try:
             import mlflow
 
-            if not self.failed:
+            if self.failed is None:
                 for path in plots:
                     mlflow.log_artifact(str(path), artifact_path="plots")
             mlflow.end_run(status=self.status)
         except Exception as err:  # noqa: BLE001
-            self._fail(err)
+            self.failed = f"{self.name} stopped: {err}"
+            self._stopped(self.failed)
         self.active = False

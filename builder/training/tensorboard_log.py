@@ -35,6 +35,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from builder.training.event_logger import EventLogger
+
 STEP_SCALARS = ("loss", "lr", "samples_per_s")
 EPOCH_SCALARS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_top5", "lr", "samples_per_s")
 FINAL_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_top5")
@@ -79,8 +81,10 @@ def detach_tensorboard(trainer: Any, logger: TensorBoardLog | None) -> None:
             pass
 
 
-class TensorBoardLog:
+class TensorBoardLog(EventLogger):
     """Subscribe it to the bus; call :meth:`close` (with the plots written) at the end."""
+
+    name = "TensorBoard logging"
 
     def __init__(self, logdir: Path | str, *, model: Any = None, analysis: Any = None,
                  settings: dict[str, Any] | None = None, emit: Any = None):
@@ -90,23 +94,11 @@ class TensorBoardLog:
         self.settings = settings or {}
         self.writer: Any = None  # opened at run_started, when the first step is known
         self.final: dict[str, float] = {}
-        self.failed: str | None = None
         self.emit = emit
         self.last_step = 0
 
     # --- the subscriber -----------------------------------------------------------------
-    def __call__(self, event: dict) -> None:
-        if self.failed is not None:
-            return
-        try:
-            handler = getattr(self, "_on_" + event["event"], None)
-            if handler is not None:
-                handler(event)
-        except Exception as err:  # noqa: BLE001 - a logger must never stop the training
-            self._fail(f"TensorBoard logging stopped: {err}")
-
-    def _fail(self, message: str) -> None:
-        self.failed = message
+    def _stopped(self, message: str) -> None:
         if self.emit is not None:
             self.emit("warning", message=message, node=None)
 

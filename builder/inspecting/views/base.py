@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from builder.analysis import INPUT_BLOCK, OUTPUT_BLOCK
 from builder.inspecting.errors import InspectError
-from builder.inspecting.figures import new_figure, save_array, save_figure
+from builder.inspecting.figures import new_figure, output_folder, save_array, save_figure
 from builder.inspecting.subject import Samples, Subject
 
 SMALL_MODEL_MACS = 50_000_000  # per sample; below this one thread is faster than several
@@ -98,12 +98,7 @@ def safe_name(text: str) -> str:
 def write(view: View, out_dir: str | Path) -> list[Path]:
     """The view's figure as ``<stem>.png`` and each raw array as ``<stem>_<name>.npy`` in
     ``out_dir`` (created), each written atomically; returns the paths written."""
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InspectError(f"{out}: cannot create the output folder ({err.strerror or err})",
-                           "choose another folder with --out") from None
+    out = output_folder(out_dir)
     paths = [save_figure(view.figure(), out / f"{view.stem}.png")]
     for name, array in view.arrays().items():
         paths.append(save_array(np.asarray(array), out / f"{view.stem}_{name}.npy"))
