@@ -111,6 +111,13 @@ def _explain_all(args) -> list[str]:
             truth = f", true {subject.class_name(int(samples.labels[i]))}"
         lines.append(f"  {caption}: {_said(subject, result, i)}{truth}")
     lines.append(f"wrote {len(written)} files ({len(written) // 2} PNG + {len(written) // 2} .npy) to {out}/")
+    run_dir = subject.trained.source
+    if run_dir is not None and (Path(run_dir) / "settings.json").is_file():
+        from builder.training.tensorboard_log import add_run_images
+
+        if add_run_images(Path(run_dir), written, "explain"):
+            lines.append(f"and added the pictures to the run's TensorBoard files (Images, explain/): "
+                         f"tensorboard --logdir {run_dir}")
     return lines
 
 

@@ -316,3 +316,37 @@ def graph_def_of(analysis: Any) -> Any:
         nodes.append(node_proto(node_id, op=op, input=list(dict.fromkeys(inputs)), outputsize=size,
                                 attributes=params))
     return GraphDef(node=nodes, versions=VersionDef(producer=22))
+
+
+def add_run_images(run_dir: Path, paths: Iterable[Path], prefix: str) -> int:
+    """Add PNG files (explanations, views) to a finished run's TensorBoard files as images
+    tagged ``<prefix>/<file name>``, at the run's last step, in an event file of their own;
+    returns how many were added (0 when the run has no event files or the package is missing)."""
+    run_dir = Path(run_dir)
+    if not any(run_dir.glob("events.out.tfevents.*")):
+        return 0
+    try:
+        import numpy as np
+        from PIL import Image
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return 0
+    from builder.training.events import read_events
+
+    try:  # the run's last step, so the pictures sit at the end of its timeline
+        step = max((int(e.get("step") or 0) for e in read_events(str(run_dir / "metrics.jsonl"))), default=0)
+    except (OSError, ValueError, TypeError):
+        step = 0
+    added = 0
+    writer = SummaryWriter(str(run_dir), filename_suffix=f".{prefix}")
+    try:
+        for path in paths:
+            if Path(path).suffix.lower() != ".png":
+                continue
+            with Image.open(path) as image:
+                writer.add_image(f"{prefix}/{Path(path).stem}", np.asarray(image.convert("RGB")), step,
+                                 dataformats="HWC")
+            added += 1
+    finally:
+        writer.close()
+    return added

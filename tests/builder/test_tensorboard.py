@@ -176,3 +176,14 @@ def test_mlflow_logs_params_metrics_and_artifacts(tmp_path, monkeypatch):
     assert "epoch/val_loss" in run.data.metrics and "train/loss" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run_id)}
     assert {"graph.yaml", "settings.json", "summary.json", "plots"} <= artifacts
+
+
+def test_explanations_join_the_runs_tensorboard_images(trained, tmp_path, capsys):
+    pytest.importorskip("captum")
+    from builder.cli import main
+
+    folder = trained[0]
+    assert main(["explain", str(folder), "val:0", "--method", "saliency", "--out", str(tmp_path / "x")]) == 0
+    assert "TensorBoard" in capsys.readouterr().out
+    images = read(folder).Tags()["images"]
+    assert "explain/val-0_saliency" in images and {"plots/loss", "plots/accuracy"} <= set(images)
