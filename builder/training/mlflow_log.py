@@ -5,7 +5,8 @@
 * params: the resolved settings (``data`` flattened to ``data.name`` ...), at the start;
 * metrics: ``train/loss``, ``train/lr``, ``train/samples_per_s`` per ``step`` event and
   ``epoch/*`` per ``epoch`` event, at the optimizer step (as in the TensorBoard files);
-* artifacts at the end: graph.yaml, settings.json, data.json, summary.json and the PNG plots;
+* artifacts at the end: graph.yaml, settings.json, data.json, summary.json, the PNG plots and
+  the trained model as a bundle (``bundle/``);
 * a resumed run continues the same MLflow run (its id is kept in the run folder's
   ``mlflow.json``).
 
@@ -93,6 +94,21 @@ class MlflowLog(EventLogger):
             if path.is_file():
                 mlflow.log_artifact(str(path))
 
+    def _log_bundle(self, mlflow) -> None:
+        """The trained model as a bundle (graph, safetensors weights, meta.json: what
+        ``modelbuilder predict`` and ``load_bundle`` open), when the run has a checkpoint."""
+        import tempfile
+
+        from builder.exporting.api import export
+        from builder.exporting.errors import ExportError
+
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                result = export(self.run_folder.root, "bundle", Path(folder) / "bundle")
+            except ExportError:
+                return  # stopped before its first checkpoint: nothing trained to log
+            mlflow.log_artifacts(str(result.path), artifact_path="bundle")
+
     def close(self, plots: Iterable[Path] = ()) -> None:
         """The plots as artifacts, and the MLflow run ended with the run's status."""
         if not self.active:
@@ -103,6 +119,7 @@ class MlflowLog(EventLogger):
             if self.failed is None:
                 for path in plots:
                     mlflow.log_artifact(str(path), artifact_path="plots")
+                self._log_bundle(mlflow)
             mlflow.end_run(status=self.status)
         except Exception as err:  # noqa: BLE001
             self.failed = f"{self.name} stopped: {err}"

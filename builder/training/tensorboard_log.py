@@ -100,7 +100,8 @@ class TensorBoardLog(EventLogger):
         # the writer's thread, and on a 2-core machine a thread that wakes during the steps
         # stalls torch's OpenMP threads (bench/train_throughput.py: 0.83-0.94 when written
         # as they came)
-        self.pending: list[tuple[str, float, int]] = []
+        self.pending: list[tuple[str, Any, int]] = []  # (tag, a number or a raw histogram, step)
+        self.diagnosed = False  # histograms come with the diagnostics; without them, once an epoch
 
     # --- the subscriber -----------------------------------------------------------------
     def _stopped(self, message: str) -> None:
@@ -131,14 +132,17 @@ class TensorBoardLog(EventLogger):
         for key in FINAL_METRICS:
             if isinstance(event.get(key), (int, float)):
                 self.final[key] = float(event[key])
+        if not self.diagnosed:  # no diagnostics (diagnostics_every: 0): once an epoch
+            self._histograms(step)
         self._drain()
-        self._histograms(step)  # between epochs: outside the timed steps
 
     def _on_gradients(self, event: dict) -> None:
         step = event["step"]
         for node, stats in (event.get("nodes") or {}).items():
             for key, value in stats.items():
                 self._scalar(f"gradients/{node}/{key}", value, step)
+        self.diagnosed = True
+        self._histograms(step)  # the gradients of this very step are still on the parameters
 
     def _on_timestep_gradients(self, event: dict) -> None:
         step, node, norms = event["step"], event["node"], event.get("norms") or []
@@ -170,14 +174,16 @@ class TensorBoardLog(EventLogger):
         """Write the scalars that wait (between epochs, at checkpoints, at the end)."""
         if self.writer is not None:
             for tag, value, step in self.pending:
-                self.writer.add_scalar(tag, value, step)
+                if isinstance(value, dict):
+                    self.writer.add_histogram_raw(tag, global_step=step, **value)
+                else:
+                    self.writer.add_scalar(tag, value, step)
         self.pending.clear()
 
     def _histograms(self, step: int) -> None:
-        """Parameter values and the last step's gradients of every node with parameters.
-
-        Once per epoch, at its end: on every diagnostic step they cost LeNet-5 on a CPU a
-        quarter of its speed (a copy of every parameter and a histogram in Python)."""
+        """Parameter values and gradients of every node with parameters, as histograms
+        counted by torch (``histc``: a numpy histogram of every parameter on each diagnostic
+        step cost LeNet-5 a quarter of its speed) and queued with the scalars."""
         if self.model is None:
             return
         from builder.training.diagnostics import unwrap
@@ -186,11 +192,10 @@ class TensorBoardLog(EventLogger):
             params = [p for p in module.parameters() if p.requires_grad]
             if not params:
                 continue
-            values = _flat(p.detach() for p in params)
-            self.writer.add_histogram(f"weights/{node}", values, step)
+            self.pending.append((f"weights/{node}", raw_histogram(p.detach() for p in params), step))
             grads = [p.grad.detach() for p in params if p.grad is not None]
             if grads:
-                self.writer.add_histogram(f"grads/{node}", _flat(grads), step)
+                self.pending.append((f"grads/{node}", raw_histogram(grads), step))
 
     def _write_graph(self) -> None:
         if self.analysis is None:
@@ -272,10 +277,20 @@ def trim_after(logdir: Path, step: int) -> list[Path]:
     return rewritten
 
 
-def _flat(tensors: Iterable[Any]) -> Any:
+def raw_histogram(tensors: Iterable[Any], bins: int = 30) -> dict[str, Any]:
+    """The values of ``tensors`` as the fields of a TensorBoard histogram (add_histogram_raw),
+    counted on their own device."""
     import torch
 
-    return torch.cat([t.reshape(-1).float().cpu() for t in tensors])
+    values = torch.cat([t.reshape(-1).float() for t in tensors])
+    low, high = float(values.min()), float(values.max())
+    if not high > low:  # one value (or NaN): one bucket around it
+        high = low + (abs(low) * 1e-6 or 1e-12)
+    counts = torch.histc(values, bins=bins, min=low, max=high)
+    limits = torch.linspace(low, high, bins + 1)[1:]
+    return {"min": low, "max": high, "num": int(values.numel()), "sum": float(values.sum()),
+            "sum_squares": float((values * values).sum()), "bucket_limits": limits.tolist(),
+            "bucket_counts": counts.tolist()}
 
 
 def hparam_values(settings: dict[str, Any]) -> dict[str, Any]:

@@ -77,9 +77,11 @@ def test_histograms_for_every_node_with_parameters(trained):
     tags = set(acc.Tags()["histograms"])
     assert {f"weights/{n}" for n in PARAMETRIC} | {f"grads/{n}" for n in PARAMETRIC} <= tags
     assert not {t for t in tags if t.split("/")[1] not in PARAMETRIC}  # no parameterless nodes
-    epoch_steps = [e["step"] for e in events if e["event"] == "epoch"]
-    assert [h.step for h in acc.Histograms("weights/conv1")] == epoch_steps
-    assert [h.step for h in acc.Histograms("grads/fc3")] == epoch_steps
+    diagnostic_steps = [e["step"] for e in events if e["event"] == "gradients"]  # the issue's frequency
+    assert [h.step for h in acc.Histograms("weights/conv1")] == diagnostic_steps
+    assert [h.step for h in acc.Histograms("grads/fc3")] == diagnostic_steps
+    conv1 = acc.Histograms("weights/conv1")[-1].histogram_value
+    assert conv1.num == 156 and sum(conv1.bucket) == 156  # conv1's 150 weights and 6 biases, all counted
 
 
 def test_hparams_hold_the_settings_and_final_metrics(trained):
@@ -175,7 +177,9 @@ def test_mlflow_logs_params_metrics_and_artifacts(tmp_path, monkeypatch):
     assert run.data.params["data.name"] == "digits" and run.data.params["epochs"] == "1"
     assert "epoch/val_loss" in run.data.metrics and "train/loss" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run_id)}
-    assert {"graph.yaml", "settings.json", "summary.json", "plots"} <= artifacts
+    assert {"graph.yaml", "settings.json", "summary.json", "plots", "bundle"} <= artifacts
+    bundle = {a.path for a in client.list_artifacts(run_id, "bundle")}
+    assert {"bundle/meta.json", "bundle/graph.yaml"} <= bundle and any(p.endswith(".safetensors") for p in bundle)
 
 
 def test_explanations_join_the_runs_tensorboard_images(trained, tmp_path, capsys):
@@ -187,3 +191,9 @@ def test_explanations_join_the_runs_tensorboard_images(trained, tmp_path, capsys
     assert "TensorBoard" in capsys.readouterr().out
     images = read(folder).Tags()["images"]
     assert "explain/val-0_saliency" in images and {"plots/loss", "plots/accuracy"} <= set(images)
+
+
+def test_without_diagnostics_histograms_come_once_an_epoch(tmp_path):
+    _, events = train(tmp_path / "run", diagnostics_every=0)
+    epoch_steps = [e["step"] for e in events if e["event"] == "epoch"]
+    assert [h.step for h in read(tmp_path / "run").Histograms("weights/fc1")] == epoch_steps
