@@ -42,7 +42,7 @@ _EXPORTS = {
     "inspect": "builder.inspecting.views", "VIEWS": "builder.inspecting.views",
     "applicable_views": "builder.inspecting.views:applicable",
     # the data flow as a networkx DiGraph (docs/format.md)
-    "to_networkx": "builder.flow:annotated", "data_flow": "builder.flow", "flow_from_sources": "builder.flow",
+    "to_networkx": "builder.networkx_view", "data_flow": "builder.flow", "flow_from_sources": "builder.flow",
     "flow_path": "builder.flow:path_between", "upstream_nodes": "builder.flow:upstream",
     "flow_layers": "builder.flow:layers",
     # repeated structure folded into composite blocks (docs/format.md)

@@ -87,6 +87,15 @@ class Analysis:
             return None
         return info.outputs.get(ref.port) if ref.port else next(iter(info.outputs.values()))
 
+    def to_networkx(self) -> Any:
+        """The graph as a ``networkx.DiGraph`` for your own analyses: each node with its
+        ``block``, checked ``params``, output ``shape``, ``parameters`` and ``macs``; each
+        edge from the node whose output is taken, with the ``port`` it feeds
+        (``builder.to_networkx(graph)`` analyzes and converts in one call)."""
+        from builder.flow import annotated
+
+        return annotated(self)
+
     def problems_for(self, node_id: str) -> list[Problem]:
         # indexed once (the editor asks for every node: a scan each was quadratic), and
         # again should the list have grown

@@ -116,14 +116,14 @@ def layers(flow: nx.DiGraph) -> dict[str, int]:
     return {node: layer[node] for node in flow}
 
 
-def annotated(graph: Any, analysis: Any = None) -> nx.DiGraph:
+def annotated(analysis: Any) -> nx.DiGraph:
     """The graph for users' own analyses: each node with ``block``, ``params`` (as checked,
     defaults filled in), ``shape`` (its first output's per-sample shape, None where it
     could not be worked out), ``outputs`` (every port's shape), ``parameters`` and ``macs``;
-    each edge with the ``port`` it feeds and the source's output ``port`` (``from_port``)."""
-    import builder  # the package's lazy facade: the analysis imports this module
-
-    analysis = analysis or builder.analyze(graph)
+    each edge with the ``port`` it feeds and the source's output ``port`` (``from_port``).
+    Takes an analysis (``Analysis.to_networkx``), so that this module, which the analysis
+    uses, never reaches up to it."""
+    graph = analysis.graph
     flow = nx.DiGraph(name=graph.name)
     for node_id, node in graph.nodes.items():
         info = analysis.nodes.get(node_id)

@@ -133,15 +133,6 @@ class Graph:
                 return self.locations[(node, candidate)]
         return None, None
 
-    def to_networkx(self, analysis: Any = None) -> Any:
-        """The graph as a ``networkx.DiGraph`` for your own analyses: each node with its
-        ``block``, checked ``params``, output ``shape``, ``parameters`` and ``macs``; each
-        edge from the node whose output is taken, with the ``port`` it feeds. See
-        docs/format.md ("The graph in networkx") for an example."""
-        from builder.flow import annotated
-
-        return annotated(self, analysis)
-
     def consumers(self, node_id: str) -> list[str]:
         """Ids of the nodes that take ``node_id``'s outputs as input."""
         return [n.id for n in self.nodes.values() if any(r.node == node_id for r in n.references())]

@@ -28,10 +28,6 @@ PACKAGES = ("blocks", "builder", "gui")
 # them out and finds no cycle in what remains; each one must still close a cycle, so an
 # entry goes when its cycle is fixed. Add none: fix the cycle instead.
 KNOWN_CYCLES = {
-    # flow.annotated (behind Graph.to_networkx) runs the analysis through the lazy facade,
-    # and the analysis uses flow's algorithms: annotated belongs above the analysis
-    ("builder.flow", "builder"):
-        "issue 14: flow.annotated reaches the analysis through builder's lazy exports; move it above the analysis",
     # gui.main_window -> gui.inside_view -> (in a function) gui.part_window -> gui.main_window
     ("gui.inside_view", "gui.part_window"):
         "issue 14: inside_view opens the part editor, a subclass of the main window it serves; to be redesigned",

@@ -1,11 +1,11 @@
 """The data flow on networkx (builder/flow.py): the order the compiler writes code in,
-cycles, reachability, layers, and the annotated DiGraph users get from Graph.to_networkx."""
+cycles, reachability, layers, and the annotated DiGraph users get from builder.to_networkx."""
 
 from __future__ import annotations
 
 import networkx as nx
 
-from builder import analyze, load_graph, parse_graph
+from builder import analyze, load_graph, parse_graph, to_networkx
 from builder.flow import data_flow, file_order, flow_from_sources, layers, path_between, upstream
 from tests.conftest import ROOT
 
@@ -57,7 +57,7 @@ def test_the_analysis_orders_the_gallery_in_file_order():
 
 def test_to_networkx_gives_blocks_shapes_and_counts():
     graph = load_graph(ROOT / "graphs" / "lenet5.yaml")
-    g = graph.to_networkx()
+    g = to_networkx(graph)
     analysis = analyze(graph)
     assert list(g) == list(graph.nodes)
     assert g.nodes["conv1"]["block"] == "conv2d" and g.nodes["conv1"]["shape"] == (6, 28, 28)
@@ -73,7 +73,7 @@ def test_to_networkx_gives_blocks_shapes_and_counts():
 def test_a_broken_graph_still_converts():
     graph = parse_graph("nodes:\n  x: {block: input, params: {shape: [4]}}\n  a: {block: linear, inputs: [x]}\n"
                         "  y: {block: output, inputs: [a]}\n")
-    g = graph.to_networkx()
+    g = to_networkx(graph)
     assert g.nodes["a"]["shape"] is None and g.has_edge("x", "a")
     assert list(data_flow(graph.nodes).edges) == [("x", "a"), ("a", "y")]
 
@@ -81,7 +81,7 @@ def test_a_broken_graph_still_converts():
 def test_the_readmes_receptive_field_example():
     """README's example: VGG-16's receptive field along its deepest path (196 at conv5_3,
     212 at pool5, the textbook figures)."""
-    flow = load_graph(ROOT / "graphs" / "vgg16.yaml").to_networkx()
+    flow = to_networkx(load_graph(ROOT / "graphs" / "vgg16.yaml"))
     field, jump, seen = 1, 1, {}
     for node in nx.dag_longest_path(flow):
         params = flow.nodes[node]["params"]
