@@ -190,18 +190,17 @@ def hand(ids, sources):
 
 
 def hand_routes(ids, sources):
-    """The waypoints gui.layout reserves for wires that skip layers, rebuilt the way
-    ``_layered`` names them (in the same order), shifted as ``layered_layout`` shifts."""
+    """The waypoints gui.layout reserves for wires that skip layers (``_layered``'s
+    routes), shifted as ``layered_layout`` shifts."""
     laid = L._layered(ids, sources, FLOW)
     low = min(laid.center[n] - laid.size[n] / 2 for n in laid.center)
-    routes, count = {}, 0
+    routes = {}
     for s, t in edges_of(ids, sources):
         if laid.layer[s] >= laid.layer[t]:
             continue
         points = []
-        for level in range(laid.layer[s] + 1, laid.layer[t]):
-            count += 1
-            x = laid.center[f"\x00{count}"] - low
+        for point in laid.routes.get((s, t), ()):
+            x, level = laid.center[point] - low, laid.layer[point]
             points += [(x, level * FLOW.pitch), (x, level * FLOW.pitch + H)]
         routes[(s, t)] = points
     return routes

@@ -147,10 +147,11 @@ class SiLU(_Elementwise):
     A smooth ReLU that lets small negative values through (its minimum is about -0.28 at
     ``x = -1.28``). Found by search in "Searching for Activation Functions" (Ramachandran,
     Zoph, Le; 2017); used by EfficientNet, MobileNetV3 and YOLO. Shape: unchanged; no
-    parameters.
+    parameters. Also accepted as ``block: swish``.
     """
 
     name = "silu"
+    aliases = ("swish",)
     examples = ({"params": {}, "inputs": {"x": [4, 6, 6]}},)
 
     def build(self, p: Params, x: Shape) -> nn.Module:
@@ -163,11 +164,49 @@ class HardSigmoid(_Elementwise):
 
     0 below -3, 1 above 3, a straight line in between. MobileNetV3 (Howard et al., 2019)
     uses it as the gate of its squeeze-and-excitation modules, where a true sigmoid costs
-    too much on phones. Shape: unchanged; no parameters.
+    too much on phones. Shape: unchanged; no parameters. Also accepted as ``block: hardsigmoid``
+    (PyTorch's spelling).
     """
 
     name = "hard_sigmoid"
+    aliases = ("hardsigmoid",)
     examples = ({"params": {}, "inputs": {"x": [8, 1, 1]}},)
 
     def build(self, p: Params, x: Shape) -> nn.Module:
         return nn.Hardsigmoid()
+
+
+@register
+class ReLU6(_Elementwise):
+    """ReLU capped at 6: ``min(max(0, x), 6)`` element-wise, MobileNet's activation.
+
+    Like ``relu`` but values above 6 are clipped to 6, which keeps activations in a range
+    that low-precision (8-bit) arithmetic represents well. MobileNetV1 and V2 (Sandler et
+    al., 2018) use it after every expansion and depthwise convolution; with a plain ``relu``
+    their outputs differ as soon as an activation passes 6. Shape: unchanged; no parameters.
+    """
+
+    name = "relu6"
+    params = {"inplace": Bool(False, doc="overwrite the input tensor (saves memory; unsafe if the input is reused)")}
+    examples = ({"params": {}, "inputs": {"x": [8, 5, 5]}},)
+
+    def build(self, p: Params, x: Shape) -> nn.Module:
+        return nn.ReLU6(inplace=p.inplace)
+
+
+@register
+class HardSwish(_Elementwise):
+    """Hard swish: ``x * relu6(x + 3) / 6``, a piecewise version of ``silu`` that is cheap to compute.
+
+    0 below -3, ``x`` above 3, a parabola in between. MobileNetV3 ("Searching for
+    MobileNetV3", Howard et al., 2019) uses it in its deeper layers instead of ``silu``
+    (swish), whose sigmoid is slow on phones. Shape: unchanged; no parameters. Also accepted
+    as ``block: hardswish`` (PyTorch's spelling).
+    """
+
+    name = "hard_swish"
+    aliases = ("hardswish",)
+    examples = ({"params": {}, "inputs": {"x": [16, 4, 4]}},)
+
+    def build(self, p: Params, x: Shape) -> nn.Module:
+        return nn.Hardswish()

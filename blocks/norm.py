@@ -1,4 +1,4 @@
-"""Normalization: batch norm (1-D and 2-D) and layer norm."""
+"""Normalization: batch norm (1-D and 2-D), layer norm and local response norm."""
 
 from __future__ import annotations
 
@@ -130,3 +130,43 @@ class LayerNorm(Block):
     def build(self, p: Params, x: Shape) -> nn.Module:
         return nn.LayerNorm(tuple(x[len(x) - p.dims:]), eps=p.eps, elementwise_affine=p.affine,
                             bias=p.affine and p.bias)
+
+
+@register
+class LocalResponseNorm(Block):
+    """Local response normalization across channels, as in AlexNet (Krizhevsky et al., 2012).
+
+    Each value is divided by a power of the summed squares of the same position in the
+    ``size`` neighbouring channels (``size // 2`` on each side, fewer at the edges), so a
+    strongly responding channel damps its neighbours, "lateral inhibition":
+    ``b[c] = a[c] / (k + alpha * sum_{c'=c-size/2}^{c+size/2} a[c']^2) ** beta``.
+    The defaults are the paper's ``k = 2, n = 5, alpha = 1e-4, beta = 0.75``; AlexNet applies
+    it after the ReLUs of its first two convolutions. ``alpha`` is the paper's: PyTorch's
+    ``nn.LocalResponseNorm`` divides its ``alpha`` by ``size``, so this block builds it with
+    ``alpha * size`` (porting PyTorch code, divide its alpha by size). Batch norm replaced it
+    in later networks. Shape: unchanged, ``[C, ...]`` with at least one spatial axis.
+    No parameters.
+    """
+
+    name = "local_response_norm"
+    category = "Normalization"
+    params = {
+        "size": Int(5, min=1, doc="number of neighbouring channels summed over (the paper's n)"),
+        "alpha": Float(1e-4, min=0.0, doc="scale of the sum of squares (the paper's alpha, not divided by size)"),
+        "beta": Float(0.75, min=0.0, doc="exponent of the denominator"),
+        "k": Float(2.0, min=0.0, doc="additive constant of the denominator (the paper's k; PyTorch's default is 1)"),
+    }
+    key_params = ("size",)
+    examples = (
+        {"params": {}, "inputs": {"x": [12, 6, 6]}},
+        {"params": {"size": 3, "alpha": 1e-3, "beta": 0.5, "k": 1.0}, "inputs": {"x": [4, 9]}},
+    )
+
+    def infer(self, p: Params, x: Shape) -> Shape:
+        if len(x) < 2:
+            raise ShapeError(f"expects at least 2 dimensions per sample (channels, then spatial axes),"
+                             f" found {format_shape(x)}")
+        return tuple(x)
+
+    def build(self, p: Params, x: Shape) -> nn.Module:
+        return nn.LocalResponseNorm(p.size, alpha=p.alpha * p.size, beta=p.beta, k=p.k)

@@ -111,7 +111,8 @@ class MaxPool2d(_MaxPool):
     activations, which makes features slightly translation invariant. ``stride`` defaults to
     ``kernel_size``. Shape per axis: ``floor((in + 2*padding - dilation*(kernel-1) - 1) / stride) + 1``,
     rounded up with ``ceil_mode`` (e.g. 112 -> 56 with kernel 3, stride 2, padding 1, as in ResNet's stem).
-    No parameters.
+    No parameters. ``max_pool2d_with_indices`` also outputs where each maximum came from,
+    for ``max_unpool2d``.
     """
 
     name = "max_pool2d"

@@ -99,6 +99,9 @@ class RNN(_Recurrent):
     explodes) exponentially: the *vanishing gradient* problem. A vanilla RNN therefore
     struggles to learn dependencies more than ~10-20 steps apart; the LSTM and GRU add
     gates to fix this. It remains the best block to understand recurrence.
+    ``recurrent_scale`` sets the size of ``W_hh`` at the start (an orthogonal matrix times
+    the scale) to show both ways: with ``nonlinearity: relu`` and a scale above 1 the
+    gradient *explodes* instead (graphs/rnn_explode.yaml).
 
     Shape: ``[T, F] -> out [T, D*H]`` (``output: sequence``, the default: one vector per
     step, what a stacked layer or attention needs) or ``[D*H]`` (``output: last``, the
@@ -118,17 +121,22 @@ class RNN(_Recurrent):
         **recurrent_params(),
         "nonlinearity": Choice("tanh", choices=("tanh", "relu"),
                                doc="squashing function of the update; relu can explode without care"),
+        "recurrent_scale": Float(None, optional=True, min=0.0,
+                                 doc="initialize W_hh as a random orthogonal matrix times this (its spectral "
+                                     "radius): above 1 gradients explode through time, below 1 they vanish; "
+                                     "null: PyTorch's uniform initialization"),
     }
     examples = (
         {"params": {"hidden_size": 16}, "inputs": {"x": [12, 5]}},
         {"params": {"hidden_size": 8, "num_layers": 2, "bidirectional": True, "output": "last",
                     "nonlinearity": "relu", "dropout": 0.2}, "inputs": {"x": [10, 6]}},
         {"params": {"hidden_size": 8, "bias": False}, "inputs": {"x": [7, 4], "state": [8]}},
+        {"params": {"hidden_size": 8, "nonlinearity": "relu", "recurrent_scale": 1.5}, "inputs": {"x": [6, 3]}},
     )
 
     def build(self, p: Params, x: Shape, state: Shape | None = None) -> nn.Module:
         return RecurrentLayer("rnn", x[1], p.hidden_size, p.num_layers, p.bidirectional, p.dropout,
-                              p.bias, p.output == "last", p.nonlinearity)
+                              p.bias, p.output == "last", p.nonlinearity, p.recurrent_scale)
 
 
 @register

@@ -15,6 +15,7 @@ from blocks.suggest import closest
 ENTRY_POINT_GROUP = "modelbuilder.blocks"
 
 _REGISTRY: dict[str, Block] = {}
+_ALIASES: dict[str, str] = {}  # another spelling -> the registered name
 _plugins_loaded = False
 
 
@@ -42,6 +43,11 @@ def register(cls: type[Block]) -> type[Block]:
     if existing is not None and type(existing).__qualname__ != cls.__qualname__:
         raise ValueError(f"block name {name!r} is already taken by {type(existing).__qualname__}")
     _REGISTRY[name] = cls()
+    for alias in cls.__dict__.get("aliases", ()):
+        taken = alias in _REGISTRY or _ALIASES.get(alias, name) != name
+        if taken or not alias.isidentifier():
+            raise ValueError(f"alias {alias!r} of block {name!r} is not an identifier or already taken")
+        _ALIASES[alias] = name
     return cls
 
 
@@ -68,13 +74,15 @@ def load_plugins() -> list[str]:
 
 
 def get_block(name: str) -> Block:
-    """The declaration registered as ``name``; UnknownBlockError with a suggestion otherwise."""
+    """The declaration registered as ``name`` (or as one of its aliases); UnknownBlockError
+    with a suggestion otherwise."""
     if name not in _REGISTRY:
         load_plugins()
-    try:
-        return _REGISTRY[name]
+    try:  # a registered name wins over an alias (a plug-in may register one)
+        return _REGISTRY[name] if name in _REGISTRY else _REGISTRY[_ALIASES[name]]
     except KeyError:
-        raise UnknownBlockError(name, closest(name, _REGISTRY)) from None
+        near = closest(name, [*_REGISTRY, *_ALIASES])
+        raise UnknownBlockError(name, _ALIASES.get(near, near) if near else None) from None
 
 
 def all_blocks() -> list[Block]:

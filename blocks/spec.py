@@ -75,6 +75,9 @@ class Block:
     examples: ClassVar[tuple[Mapping[str, Any], ...]] = ()
     # Parameters shown on the node in the editor.
     key_params: ClassVar[tuple[str, ...]] = ()
+    # Other names a graph file may use for this block (``swish`` for ``silu``): other
+    # libraries' spellings. The block keeps one name in messages, the palette and the docs.
+    aliases: ClassVar[tuple[str, ...]] = ()
 
     # --- derived information -------------------------------------------------------
     @classmethod

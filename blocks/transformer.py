@@ -40,6 +40,9 @@ class TransformerEncoderLayerBlock(Block):
     Parameters: attention ``4*E*E + 4*E``, feed-forward ``2*E*F + F + E``, two layer norms
     ``4*E`` (without ``bias``: no bias vectors). Multiply-accumulates:
     ``T*(4*E*E + 2*E*F) + 2*T*T*E``. ``E`` must be divisible by ``num_heads``.
+
+    A Vision Transformer block (timm's ``vit_*``) is ``norm_first: true``, ``activation:
+    gelu``, ``layer_norm_eps: 1e-6`` and ``dim_feedforward`` 4 x E (the default).
     """
 
     name = "transformer_encoder_layer"
@@ -53,6 +56,7 @@ class TransformerEncoderLayerBlock(Block):
         "norm_first": Bool(False, doc="pre-norm (true: more stable for deep stacks) or post-norm (false, the original)"),
         "causal": Bool(False, doc="mask future positions: position i only attends to j <= i"),
         "bias": Bool(True, doc="biases in the linear layers and layer norms"),
+        "layer_norm_eps": Float(1e-5, min=0.0, doc="eps of both layer norms (PyTorch: 1e-5; timm's ViT: 1e-6)"),
     }
     key_params = ("num_heads", "dim_feedforward", "causal")
     # On CPU the attention runs in one fused kernel (scaled_dot_product_attention) whose
@@ -62,7 +66,7 @@ class TransformerEncoderLayerBlock(Block):
     examples = (
         {"params": {"num_heads": 4}, "inputs": {"x": [10, 16]}},
         {"params": {"num_heads": 2, "dim_feedforward": 24, "activation": "gelu", "norm_first": True,
-                    "causal": True}, "inputs": {"x": [8, 12]}},
+                    "causal": True, "layer_norm_eps": 1e-6}, "inputs": {"x": [8, 12]}},
         {"params": {"num_heads": 1, "dim_feedforward": 10, "bias": False, "dropout": 0.0}, "inputs": {"x": [5, 6]}},
     )
 
@@ -80,4 +84,4 @@ class TransformerEncoderLayerBlock(Block):
 
     def build(self, p: Params, x: Shape) -> nn.Module:
         return TransformerEncoderLayer(x[1], p.num_heads, feedforward_size(p, x[1]), p.dropout, p.activation,
-                                       p.norm_first, p.bias, p.causal)
+                                       p.norm_first, p.bias, p.causal, p.layer_norm_eps)

@@ -25,6 +25,8 @@ from builder.analysis_types import (
     CompositeProblem,
     NodeInfo,
 )
+from builder.analysis_lints import lint
+from builder.connection_rules import dtype_problem, input_port_problem, output_dtype, output_problem
 from builder.errors import Problem
 from builder.flow import data_flow, file_order, reachable_from
 from builder.graph import Graph, Node, Ref, assign_to_ports
@@ -69,6 +71,15 @@ class _Analyzer:
         except CompositeProblem as err:
             self.report(str(err), node.id, "graph", err.hint)
             return False
+        if node.repeated:  # one node applying its block N times (builder/repeat_expand.py)
+            from builder.repeat_expand import RepeatProblems, repeat_block
+
+            try:
+                info.block = repeat_block(self.graph, node, info.block, self.overrides)
+            except RepeatProblems as err:
+                for message, key, hint in err.problems:
+                    self.report(message, node.id, key, hint)
+                return False
         raw = dict(node.params)
         raw.update(self.overrides.get(node.id, {}))
         params, problems = info.block.check_params(raw)
@@ -88,13 +99,12 @@ class _Analyzer:
         ok = True
         if isinstance(node.inputs, dict):
             for port_name, value in node.inputs.items():
-                port = block.port(port_name, output=False)
-                if port is None:
-                    names = ", ".join(p.name for p in ports) or "none"
-                    self.report(f"{block.name} has no input port {port_name!r} (its inputs: {names})", node.id,
-                                "inputs", did_you_mean(port_name, [p.name for p in ports], hint=True) or None)
+                broken = input_port_problem(block, port_name)
+                if broken is not None:
+                    self.report(broken.message, node.id, "inputs", broken.hint)
                     ok = False
                     continue
+                port = block.port(port_name, output=False)
                 refs = [Ref.parse(v) for v in (value if isinstance(value, list) else [value])]
                 if len(refs) > 1 and not port.variadic:
                     self.report(f"input port {port_name!r} of {block.name} takes one tensor, found {len(refs)}",
@@ -137,13 +147,9 @@ class _Analyzer:
         source = self.infos[ref.node].block
         if source is None:
             return True  # the source's own problem is reported there
-        if not source.outputs:
-            self.report(f"{ref.node!r} is an output node and has no outputs to take", node.id, "inputs")
-            return False
-        if ref.port is not None and source.port(ref.port, output=True) is None:
-            names = ", ".join(p.name for p in source.outputs)
-            self.report(f"{ref.node!r} ({source.name}) has no output port {ref.port!r} (its outputs: {names})",
-                        node.id, "inputs")
+        broken = output_problem(ref.node, source, ref.port)
+        if broken is not None:
+            self.report(broken.message, node.id, "inputs", broken.hint)
             return False
         return True
 
@@ -170,14 +176,10 @@ class _Analyzer:
                     return  # an upstream problem is already reported; don't cascade
                 sources.append(source.outputs[ref.port or next(iter(source.outputs))])
                 port = info.block.port(port_name, output=False)
-                if port.dtype == "int64" and source.dtype != "int64":
-                    self.report(f"input {port_name!r} of {info.block.name} takes integer token ids, but "
-                                f"{ref.node!r} gives float values", node_id, "inputs",
-                                "feed it from an input with dtype: int64")
-                    return
-                if port.dtype != "int64" and source.dtype == "int64":
-                    self.report(f"{info.block.name} takes float values, but {ref.node!r} gives integer token ids",
-                                node_id, "inputs", "add an embedding block between them")
+                dtype = output_dtype(source.block, source.dtype, ref.port)
+                broken = dtype_problem(info.block, port, ref, dtype, source.dtype)
+                if broken is not None:
+                    self.report(broken.message, node_id, "inputs", broken.hint)
                     return
             port = info.block.port(port_name, output=False)
             shapes[port_name] = sources if port.variadic else sources[0]
@@ -247,6 +249,7 @@ class _Analyzer:
             if bound[node_id]:
                 self.infer(node_id)
         self.check_structure()
+        self.problems.extend(lint(self.graph, self.infos))
         self.problems = list(self.graph.load_warnings) + self.problems
         return Analysis(self.graph, self.infos, order, self.problems)
 
@@ -259,4 +262,6 @@ def analyze(graph: Graph, *, input_shapes: Mapping[str, Shape] | None = None,
     parameters per node: both are how a composite block is analyzed with its caller's
     shapes and exposed parameters.
     """
-    return _Analyzer(graph, input_shapes, overrides, resolver).run()
+    from builder.optional_nodes import analyze_switched  # nodes with `enabled: false` are left out
+
+    return analyze_switched(graph, lambda active: _Analyzer(active, input_shapes, overrides, resolver).run())

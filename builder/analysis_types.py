@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from blocks import Block, Cost, Params, Shape
-from builder.errors import Problem
+from builder.errors import HintedError, Problem
 from builder.graph import Graph, Ref
 
 INPUT_BLOCK = "input"
@@ -109,9 +109,7 @@ class Analysis:
 
 
 
-class CompositeProblem(Exception):
+class CompositeProblem(HintedError):
     """A graph file used as a block that cannot be used (missing, invalid, recursive)."""
 
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
+    HINT_IN_TEXT = False  # becomes a Problem, whose hint is shown on its own

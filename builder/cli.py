@@ -23,9 +23,12 @@ BUILTIN_COMMANDS = {
     "train": "builder.commands.train_cmd",
     "export": "builder.commands.export_cmd",
     "predict": "builder.commands.predict_cmd",
+    "generate": "builder.commands.generate_cmd",
     "explain": "builder.commands.explain_cmd",
     "inspect": "builder.commands.inspect_cmd",
     "fold": "builder.commands.fold_cmd",
+    "import": "builder.commands.import_cmd",
+    "lr-find": "builder.commands.lr_find_cmd",
 }
 
 

@@ -30,9 +30,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from blocks import Block, Cost, Params, Port, ShapeError
+from blocks.params import Bool
 from builder.analysis_types import INPUT_BLOCK, OUTPUT_BLOCK, Analysis, CompositeProblem
 from builder.errors import GraphError, Problem
-from builder.graph import Graph, Node
+from builder.graph import ENABLED_KEY, Graph, Node
+from builder.optional_nodes import switched
 from builder.safe_yaml import HINT_LIMIT, LIMITS
 
 
@@ -182,6 +184,10 @@ class CompositeBlock(Block):
 
         declared = {}
         for name, targets in self.exposed.items():
+            switches = [t.partition(".")[2] == ENABLED_KEY for t in targets]
+            if any(switches):
+                declared[name] = self._declare_switch(name, targets, all(switches))
+                continue
             for target in reversed(targets):  # check every target; the first one declares the type
                 node_id, _, param = target.partition(".")
                 node = self.inner.nodes.get(node_id)
@@ -196,21 +202,39 @@ class CompositeBlock(Block):
             declared[name] = replace(decl, default=default, doc=decl.doc or f"sets {', '.join(targets)}")
         return declared
 
+    def _declare_switch(self, name: str, targets: list[str], only_switches: bool) -> Bool:
+        """An exposed switch (``project: [proj.enabled, ...]``): true or false, by default
+        as the first node it names is written (builder/optional_nodes.py)."""
+        if not only_switches:
+            raise CompositeProblem(f"{self.path.name} exposes {name!r} as both a switch (node.{ENABLED_KEY}) and "
+                                   "a parameter", "expose a switch and a parameter under two names")
+        for target in targets:
+            if target.partition(".")[0] not in self.inner.nodes:
+                raise CompositeProblem(f"{self.path.name} exposes {name!r} as {target!r}, but it has no such node",
+                                       HINT_EXPOSE)
+        first = self.inner.nodes[targets[0].partition(".")[0]]
+        return Bool(default=first.enabled, doc=f"switches {', '.join(t.partition('.')[0] for t in targets)} "
+                    "on (true) or off (false: each passes its first input on)")
+
     def analysis(self, p: Params, inputs: dict[str, Any]) -> Analysis:
         key = (tuple(sorted((k, repr(v)) for k, v in p.items())), tuple(sorted(inputs.items())))
         if key not in self._cache:
             overrides: dict[str, dict[str, Any]] = {}
+            switches: dict[str, bool] = {}
             for name, targets in self.exposed.items():
                 for target in targets:
                     node_id, _, param = target.partition(".")
                     value = p[name]
+                    if param == ENABLED_KEY:
+                        switches[node_id] = value
+                        continue
                     overrides.setdefault(node_id, {})[param] = list(value) if isinstance(value, tuple) else value
             try:
                 self.resolver.budget.spend(len(self.inner.nodes))
             except CompositeProblem as err:
                 raise ShapeError(f"cannot be analyzed: {err}") from None
-            self._cache[key] = self._analyze(self.inner, input_shapes=inputs, overrides=overrides,
-                                             resolver=self.resolver.child(self.path))
+            self._cache[key] = self._analyze(switched(self.inner, switches), input_shapes=inputs,
+                                             overrides=overrides, resolver=self.resolver.child(self.path))
         return self._cache[key]
 
     def infer_ports(self, p: Params, inputs: Any) -> dict:

@@ -61,7 +61,13 @@ class GraphError(Exception):
 
 class HintedError(Exception):
     """An error a user can act on: one sentence and, where there is one, what to do
-    instead. ``str()`` gives both, the hint indented on its own line, as the CLI prints it."""
+    instead. ``str()`` gives both, the hint indented on its own line, as the CLI prints it.
+
+    Every error the project shows a user derives from this one base. Those whose callers print
+    the hint on its own (the trainer's, a checkpoint's, a composite's) set ``HINT_IN_TEXT``
+    to False, so that ``str()`` is the sentence alone and no hint is printed twice."""
+
+    HINT_IN_TEXT = True
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -69,4 +75,4 @@ class HintedError(Exception):
 
     def __str__(self) -> str:
         text = super().__str__()
-        return f"{text}\n    hint: {self.hint}" if self.hint else text
+        return f"{text}\n    hint: {self.hint}" if self.hint and self.HINT_IN_TEXT else text

@@ -1,17 +1,23 @@
 """Folding repeats (:mod:`builder.repeats`) into composites: each kind of copy becomes one
-part file, each copy one composite node using it (``graph: parts/NAME.yaml``).
+part file, and each run of copies either one repeated node using it (``graph:
+parts/NAME.yaml, repeat: N``, with ``repeat=True``) or one composite node per copy.
 
     repeats = find_repeats(graph)
     result = fold_all(graph, repeats, "graphs/parts", graph_path="graphs/resnet50_folded.yaml")
     result.mapping["layer3_1_conv1"]      # ("layer3_1", "conv1"): where a flat node went
+    fold_all(graph, repeats, "graphs/parts", repeat=True).mapping["layer3_1_conv1"]  # ("layer3.0", "conv1")
     difference = check_fold(graph, result)  # max |difference| of the outputs, weights carried over
     result.write()                          # the part files, then the graph, each atomically
 
 Names stay discoverable: a composite node takes the common prefix of its copy's node ids
 (``layer3_1`` for ``layer3_1_conv1`` ... ``layer3_1_act``, torchvision's module names) or
 else the id of the copy's first node, and the part's nodes keep their ids without that
-prefix. Nothing is written until :meth:`FoldResult.write`; the folded graph keeps the
-flat file's comments and layout (a composite sits where its copy's first node was).
+prefix. A repeated node takes the common prefix of all its copies' ids (``layer3``), or
+else the blocks of a copy (``linear_relu``); its repetitions are ``layer3.0``, ``layer3.1``
+... in the compiled model. A run of single block nodes (``residual`` x 5) becomes a
+repeated node of that block, with no part file. Nothing is written until
+:meth:`FoldResult.write`; the folded graph keeps the flat file's comments and layout (a
+composite sits where its copy's first node was).
 """
 
 from __future__ import annotations
@@ -38,8 +44,9 @@ class FoldResult:
 
     graph: Graph  # its path is where it is to be written (composite paths are relative to it)
     parts: dict[Path, Graph] = field(default_factory=dict)  # part file -> its graph
-    mapping: dict[str, tuple[str, str]] = field(default_factory=dict)  # flat node -> (composite, node in part)
-    composites: list[str] = field(default_factory=list)  # the new composite nodes, in file order
+    # flat node -> (composite, or a repetition "layer3.1"; node in the part, "" for a repeated block)
+    mapping: dict[str, tuple[str, str]] = field(default_factory=dict)
+    composites: list[str] = field(default_factory=list)  # the new composite (or repeated) nodes, in file order
     repeats: list[Repeat] = field(default_factory=list)
 
     def carry_state(self, flat_state: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,7 +57,7 @@ class FoldResult:
             node, _, rest = key.partition(".")
             if node in self.mapping:
                 composite, inner = self.mapping[node]
-                key = f"{composite}.{inner}.{rest}"
+                key = f"{composite}.{inner}.{rest}" if inner else f"{composite}.{rest}"
             carried[key] = value
         return carried
 
@@ -134,37 +141,57 @@ def _part(analysis: Analysis, repeat: Repeat, path: Path, source_dir: Path) -> t
         node = graph.nodes[node_id]
         composite = None if node.graph is None else _relative(source_dir / node.graph, path.parent)
         part.add(Node(inner[node_id], node.block, copying.deepcopy(node.params), _rewrite(node.inputs, change),
-                      composite))
+                      composite, node.repeat, copying.deepcopy(node.vary), node.enabled))
     part.add(Node(_free("y", used | {entry_id}), "output", {},
                   [_ref_text(analysis, exit_[0], exit_[1], inner.__getitem__)]))
     part.path = str(path)
     return part, inner
 
 
+def _single_block(analysis: Analysis, repeat: Repeat) -> bool:
+    """A run of single block nodes: folded into a repeated node of that block, no part."""
+    return repeat.size == 1 and analysis.graph.nodes[repeat.copies[0][0]].block is not None
+
+
 def _fold(analysis: Analysis, groups: list[tuple[Path, list[tuple[Repeat, dict[str, str]]]]],
-          graph_path: Path) -> FoldResult:
-    """Fold each group's repeats into composites of the group's part file; each repeat
-    comes with its first copy's nodes -> counterparts in the group's first repeat."""
+          graph_path: Path, repeat_nodes: bool = False) -> FoldResult:
+    """Fold each group's repeats into composites of the group's part file (one repeated
+    node per run with ``repeat_nodes``); each repeat comes with its first copy's nodes ->
+    counterparts in the group's first repeat."""
     graph = analysis.graph
     source_dir = Path(graph.path).parent if graph.path else Path.cwd()
     folded_nodes = {n for _, members in groups for r, _ in members for n in r.nodes}
     used = {n for n in graph.nodes if n not in folded_nodes}
     result = FoldResult(copying.deepcopy(graph))
     result.graph.path = str(graph_path)
-    starts: dict[str, tuple[str, Key, str]] = {}  # copy's first node -> (composite, entry, part path)
-    exits: dict[Key, str] = {}  # a copy's exit -> its composite
+    starts: dict[str, tuple[str, Key, str | None, int | None]] = {}  # first node -> (node, entry, part, count)
+    exits: dict[Key, str] = {}  # a copy's exit (a run's last, for a repeated node) -> its node
     for part_path, members in groups:
-        part, inner = _part(analysis, members[0][0], part_path, source_dir)
-        result.parts[part_path] = part
+        blocks_only = repeat_nodes and all(_single_block(analysis, r) for r, _ in members)
+        if not blocks_only:
+            part, inner = _part(analysis, members[0][0], part_path, source_dir)
+            result.parts[part_path] = part
         relative = _relative(part_path, graph_path.parent)
         for repeat, to_reference in members:
             result.repeats.append(repeat)
+            if repeat_nodes:
+                stem = _stem(repeat.nodes) or _kinds(repeat)
+                name = stem if stem not in used and not id_problem(stem) else _free(stem or "repeat", used)
+                used.add(name)
+                starts[repeat.copies[0][0]] = (name, repeat.entries[0], None if blocks_only else relative,
+                                               repeat.count)
+                exits[repeat.exits[-1]] = name
+                for index, (nodes, counterparts) in enumerate(zip(repeat.copies, repeat.counterparts)):
+                    for node in nodes:
+                        result.mapping[node] = (f"{name}.{index}",
+                                                "" if blocks_only else inner[to_reference[counterparts[node]]])
+                continue
             for nodes, entry, exit_, counterparts in zip(repeat.copies, repeat.entries, repeat.exits,
                                                          repeat.counterparts):
                 stem = _stem(nodes)
                 composite = stem if stem and stem not in used and not id_problem(stem) else _free(nodes[0], used)
                 used.add(composite)
-                starts[nodes[0]] = (composite, entry, relative)
+                starts[nodes[0]] = (composite, entry, relative, None)
                 exits[exit_] = composite
                 for node in nodes:
                     result.mapping[node] = (composite, inner[to_reference[counterparts[node]]])
@@ -175,12 +202,18 @@ def _fold(analysis: Analysis, groups: list[tuple[Path, list[tuple[Repeat, dict[s
     result.graph.nodes = {}
     for node_id, node in graph.nodes.items():
         if node_id in starts:
-            composite, entry, relative = starts[node_id]
-            result.graph.add(Node(composite, inputs=[change(_ref_text(analysis, *entry))], graph=relative))
+            composite, entry, relative, count = starts[node_id]
+            if relative is None:  # a repeated block: the copies' own block and parameters
+                made = Node(composite, node.block, copying.deepcopy(node.params), [change(_ref_text(analysis, *entry))],
+                            repeat=count)
+            else:
+                made = Node(composite, inputs=[change(_ref_text(analysis, *entry))], graph=relative, repeat=count)
+            result.graph.add(made)
             result.composites.append(composite)
         elif node_id not in folded_nodes:
             result.graph.add(Node(node_id, node.block, copying.deepcopy(node.params),
-                                  _rewrite(node.inputs, change), node.graph))
+                                  _rewrite(node.inputs, change), node.graph, node.repeat,
+                                  copying.deepcopy(node.vary), node.enabled))
     if graph.layout is not None:
         result.graph.layout = {(starts[k][0] if k in starts else k): v for k, v in graph.layout.items()
                                if k in starts or k not in folded_nodes}
@@ -188,40 +221,43 @@ def _fold(analysis: Analysis, groups: list[tuple[Path, list[tuple[Repeat, dict[s
 
 
 def fold(graph: Graph, repeat: Repeat, part_path: str | os.PathLike, *, graph_path: str | os.PathLike | None = None,
-         analysis: Analysis | None = None) -> FoldResult:
+         analysis: Analysis | None = None, repeat_node: bool = False) -> FoldResult:
     """Fold one repeat: its first copy becomes the part file ``part_path``, each copy a
-    composite node. ``graph_path`` is where the folded graph will be written (default: the
-    graph's own file), since composite paths are relative to it."""
+    composite node (or, with ``repeat_node``, the run one node ``repeat: N``).
+    ``graph_path`` is where the folded graph will be written (default: the graph's own
+    file), since composite paths are relative to it."""
     analysis = analysis or _checked(graph)
     return _fold(analysis, [(Path(part_path), [(repeat, {n: n for n in repeat.copies[0]})])],
-                 _graph_path(graph, graph_path))
+                 _graph_path(graph, graph_path), repeat_node)
 
 
 def fold_all(graph: Graph, repeats: list[Repeat], parts_dir: str | os.PathLike, *,
-             graph_path: str | os.PathLike | None = None, analysis: Analysis | None = None) -> FoldResult:
-    """Fold several repeats; repeats whose copies are identical share one part file (all of
+             graph_path: str | os.PathLike | None = None, analysis: Analysis | None = None,
+             repeat: bool = False) -> FoldResult:
+    """Fold several repeats, each run into one repeated node (``repeat=True``) or one
+    composite node per copy; repeats whose copies are identical share one part file (all of
     DenseNet's dense layers, in four runs, use one). Part files go into ``parts_dir``,
     named ``<graph>_<common prefix of the copies' ids>.yaml`` (else after the blocks of a
     copy: ``vgg16_conv2d_relu.yaml``); an existing file is never replaced unless it
     already holds the same text."""
     analysis = analysis or _checked(graph)
     groups: list[list[tuple[Repeat, dict[str, str]]]] = []
-    for repeat in repeats:
+    for run in repeats:
         for members in groups:
-            to_reference = same_copies(members[0][0], repeat, analysis)
+            to_reference = same_copies(members[0][0], run, analysis)
             if to_reference is not None:
-                members.append((repeat, to_reference))
+                members.append((run, to_reference))
                 break
         else:
-            groups.append([(repeat, {n: n for n in repeat.copies[0]})])
+            groups.append([(run, {n: n for n in run.copies[0]})])
     folder, target = Path(parts_dir), _graph_path(graph, graph_path)
     named: list[tuple[Path, list[tuple[Repeat, dict[str, str]]]]] = []
     for members in groups:
-        ids = [n for repeat, _ in members for n in repeat.nodes]
+        ids = [n for run, _ in members for n in run.nodes]
         stem = _stem(ids) or os.path.commonprefix(ids).rstrip("_0123456789") or _kinds(members[0][0])
         wanted = "".join(c if c.isalnum() or c == "_" else "_" for c in f"{graph.name}_{stem}")
         named.append((_part_file(analysis, members[0][0], folder, wanted, {p for p, _ in named}), members))
-    return _fold(analysis, named, target)
+    return _fold(analysis, named, target, repeat)
 
 
 def _kinds(repeat: Repeat) -> str:

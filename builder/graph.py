@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 FORMAT_VERSION = 1
+# A node key, and the pseudo-parameter a part file exposes (``node.enabled``) to switch a node
+ENABLED_KEY = "enabled"
 
 # A list in input-port order, or a mapping from port name to one reference or a list.
 Inputs = Union[list[str], dict[str, Union[str, list[str]]]]
@@ -81,6 +83,19 @@ class Node:
     params: dict[str, Any] = field(default_factory=dict)
     inputs: Inputs = field(default_factory=list)
     graph: str | None = None  # path of a graph file used as a block, relative to this file
+    # ``repeat: N``: the block (or graph file) applied N times in a chain; ``vary`` sets
+    # parameters per repetition (a list, one value each, or an expression of ``i``), both as
+    # written (checked by the analysis, expanded by builder/repeat_expand.py)
+    repeat: Any = None
+    vary: dict[str, Any] | None = None
+    # ``enabled: false`` leaves the node out: its consumers take its first input instead
+    # (a part file exposes it as ``node.enabled`` to switch optional nodes; builder/optional_nodes.py)
+    enabled: bool = True
+
+    @property
+    def repeated(self) -> bool:
+        """True for a repeated node (``repeat`` or ``vary`` written)."""
+        return self.repeat is not None or self.vary is not None
 
     @property
     def kind(self) -> str:

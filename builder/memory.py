@@ -4,7 +4,10 @@ A graph's weights are known exactly from the block declarations (4 bytes per flo
 parameter). Training holds the weights, their gradients and the optimizer's state (Adam
 and AdamW keep two values per weight, SGD with momentum one), plus the activations that
 backpropagation needs: every node's output for every sample of the batch, an upper
-bound that in-place operations and freed temporaries undercut. These are estimates for
+bound that in-place operations and freed temporaries undercut. A repeated node
+(``repeat: 12``) keeps the output of each of its repetitions, and a graph file used as a
+block (a composite) those of the nodes inside it, so both count what is inside them, not
+only what comes out (ViT's twelve layers count twelve times). These are estimates for
 warnings, not promises: two 200,000-wide linear layers (160 GB) should be refused with a
 sentence, not after minutes of allocation ending in an allocator traceback.
 """
@@ -17,6 +20,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from builder.analysis import Analysis
+from builder.analysis_types import INPUT_BLOCK, NodeInfo
+from builder.composite import CompositeBlock
+from builder.repeat_expand import RepeatBlock, Step
 
 BYTES_PER_VALUE = 4  # float32; token ids (int64) are inputs only
 OPTIMIZER_STATES = {"adam": 2, "adamw": 2, "sgd": 1}
@@ -47,12 +53,33 @@ def estimate(analysis: Analysis, batch_size: int = 32, optimizer: str = "adam") 
     """The estimate for a checked (or partly checked) analysis; nodes whose shapes could
     not be worked out count nothing."""
     weights = analysis.total.params * BYTES_PER_VALUE
+    return MemoryEstimate(weights, activation_values(analysis) * BYTES_PER_VALUE, batch_size, optimizer)
+
+
+def activation_values(analysis: Analysis, inputs: bool = True) -> int:
+    """How many values one sample's forward pass keeps: every node's outputs, each
+    repetition's and each inner node's counted; ``inputs=False`` leaves out the input
+    nodes (inside a composite they are its caller's outputs, counted there)."""
     values = 0
     for info in analysis.nodes.values():
-        if info.ok:
-            for shape in info.outputs.values():
-                values += math.prod(shape)
-    return MemoryEstimate(weights, values * BYTES_PER_VALUE, batch_size, optimizer)
+        if info.ok and (inputs or getattr(info.block, "name", None) != INPUT_BLOCK):
+            values += _node_values(info)
+    return values
+
+
+def _node_values(info: NodeInfo) -> int:
+    block = info.block
+    if isinstance(block, RepeatBlock):
+        return sum(_step_values(block.base, step) for step in block.steps(info.params, info.input_shapes))
+    if isinstance(block, CompositeBlock):  # (its analysis is cached: asked with what the check asked)
+        return activation_values(block.analysis(info.params, dict(info.input_shapes)), inputs=False)
+    return sum(math.prod(shape) for shape in info.outputs.values())
+
+
+def _step_values(base, step: Step) -> int:
+    if isinstance(base, CompositeBlock):
+        return activation_values(base.analysis(step.params, dict(step.inputs)), inputs=False)
+    return sum(math.prod(shape) for shape in step.outputs.values())
 
 
 def device_memory(device: object) -> Optional[int]:

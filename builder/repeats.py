@@ -152,6 +152,8 @@ def _labels(analysis: Analysis) -> dict[str, str]:
     for node_id, node in analysis.graph.nodes.items():
         params = analysis.nodes[node_id].params
         labels[node_id] = node.kind + "|" + json.dumps(dict(params or {}), sort_keys=True, default=repr)
+        if node.repeated:  # (a repeated node's checked parameters leave out those that vary)
+            labels[node_id] += f"|x{node.repeat}|" + json.dumps(node.vary, sort_keys=True, default=repr)
     return labels
 
 

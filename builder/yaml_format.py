@@ -173,7 +173,31 @@ class _Reader:
                          self.value_at(body, "inputs"), node_id, hint="e.g. inputs: [conv1] or inputs: {query: dec}")
             return None
         node.inputs = inputs
-        return node
+        return node if self.read_repeat(body, node) else None
+
+    def read_repeat(self, body: Any, node: Node) -> bool:
+        """``repeat``, ``vary`` and ``enabled`` as written; their values are checked by the
+        analysis (builder/repeat_expand.py, builder/optional_nodes.py) so the editor shows them."""
+        node.repeat = plain(body.get("repeat"))
+        vary = body.get("vary")
+        if vary is not None and not isinstance(vary, dict):
+            self.problem("'vary' must map parameter names to a list (one value per repetition) or an expression "
+                         "of the repetition index i", self.value_at(body, "vary"), node.id,
+                         hint="e.g. vary: {out_channels: [16, 24, 32], stride: \"2 if i == 0 else 1\"}")
+            return False
+        for key in vary or ():
+            where = self.key_at(vary, key)
+            if where:
+                self.locations[(node.id, f"vary.{key}")] = where
+        node.vary = None if vary is None else plain(vary)
+        enabled = body.get("enabled", True)
+        if not isinstance(enabled, bool):
+            self.problem(f"'enabled' must be true or false, found {plain(enabled)!r}"[:200],
+                         self.value_at(body, "enabled"), node.id,
+                         hint="enabled: false leaves the node out; its consumers take its first input")
+            return False
+        node.enabled = enabled
+        return True
 
     def read_expose(self, doc: Any) -> dict | None:
         expose = doc.get("expose")

@@ -11,7 +11,7 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarfloat import ScalarFloat
 
-from builder.graph import Inputs
+from builder.graph import ENABLED_KEY, Inputs
 from builder.safe_yaml import configure
 
 TOP_KEYS = ("format", "name", "description", "expose", "nodes", "training", "layout")
@@ -19,7 +19,7 @@ TOP_KEYS = ("format", "name", "description", "expose", "nodes", "training", "lay
 # can take (ids are identifiers): "down" (the default, not written) or "right".
 LAYOUT_DIRECTION_KEY = ".direction"
 LAYOUT_DIRECTIONS = ("down", "right")
-NODE_KEYS = ("block", "graph", "params", "inputs")
+NODE_KEYS = ("block", "graph", "repeat", "params", "vary", "inputs", ENABLED_KEY)
 
 
 class _Constructor(RoundTripConstructor):

@@ -77,6 +77,16 @@ def _update_mapping(target: CommentedMap, values: dict[str, Any]) -> None:
             target[key] = _flow(value)
 
 
+def _put(body: CommentedMap, key: str, value: Any, after: tuple[str, ...]) -> None:
+    """Set ``key`` in place if it is there, else insert it after the last of ``after``
+    that the node has (so a new key lands where the format lists it)."""
+    if key in body:
+        body[key] = value
+        return
+    keys = list(body)
+    body.insert(max((keys.index(k) + 1 for k in after if k in body), default=len(keys)), key, value)
+
+
 def _node_map(node: Node, existing: Any) -> CommentedMap:
     body = existing if isinstance(existing, CommentedMap) else CommentedMap()
     kind, other = ("block", "graph") if node.block is not None else ("graph", "block")
@@ -87,6 +97,11 @@ def _node_map(node: Node, existing: Any) -> CommentedMap:
             body[kind] = getattr(node, kind)
         else:
             body.insert(0, kind, getattr(node, kind))
+    if node.repeat is not None:
+        if "repeat" not in body or plain(body["repeat"]) != node.repeat:
+            _put(body, "repeat", _flow(node.repeat), ("block", "graph"))
+    elif "repeat" in body:
+        del body["repeat"]
     if node.params:
         if isinstance(body.get("params"), CommentedMap):
             _update_mapping(body["params"], node.params)
@@ -94,11 +109,23 @@ def _node_map(node: Node, existing: Any) -> CommentedMap:
             body["params"] = _flow(node.params)
     elif "params" in body:
         del body["params"]
+    if node.vary is not None:
+        if isinstance(body.get("vary"), CommentedMap):
+            _update_mapping(body["vary"], node.vary)
+        else:
+            _put(body, "vary", _flow(node.vary), ("block", "graph", "repeat", "params"))
+    elif "vary" in body:
+        del body["vary"]
     if node.inputs:
         if normalize_inputs(plain(body.get("inputs"))) != node.inputs:
             body["inputs"] = _flow(node.inputs)
     elif "inputs" in body:
         del body["inputs"]
+    if not node.enabled:
+        if body.get("enabled") is not False:
+            body["enabled"] = False
+    elif "enabled" in body and body["enabled"] is not True:  # (an explicit `enabled: true` stays as written)
+        del body["enabled"]
     return body
 
 

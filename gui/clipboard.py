@@ -77,7 +77,8 @@ def paste_nodes(document: GraphDocument, text: str, offset: Iterable[float] = (0
         if graph_file and Path(graph_file).is_absolute() and document.path:
             graph_file = relative_path(Path(graph_file), document.graph_file_dir())
         nodes.append(Node(mapping[old], block=node.block, params=copy.deepcopy(node.params),
-                          inputs=rename_refs(inputs, mapping), graph=graph_file))
+                          inputs=rename_refs(inputs, mapping), graph=graph_file,
+                          repeat=copy.deepcopy(node.repeat), vary=copy.deepcopy(node.vary), enabled=node.enabled))
     layout = pasted.layout or {}
     relative = {i: tuple(layout[i]) for i in pasted.nodes if i in layout}
     if len(relative) < len(pasted.nodes):  # (some) positions missing: lay the pasted set out

@@ -28,7 +28,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QUndoStack
 
 from blocks import Block, Port, get_block
-from builder import LAYOUT_DIRECTION_KEY, Analysis, Graph, Node, analyze, load_graph, save_graph
+from builder import LAYOUT_DIRECTION_KEY, Analysis, Graph, Node, analyze, load_graph, renamed_in_training, save_graph
 from gui import edits, placement, wiring_rules
 from gui.commands import (
     DirectionCommand,
@@ -260,7 +260,12 @@ class GraphDocument(QObject):
         if not verdict or old == new:
             return verdict
         inputs_before, inputs_after, expose_before, expose_after = edits.renamed_references(self._graph, old, new)
+        training = renamed_in_training(self._graph.training, old, new)  # freeze, lr_mult ... name nodes
+        self.undo_stack.beginMacro(f"Rename {old} to {new}")  # one undo step
         self.undo_stack.push(RenameCommand(self, old, new, inputs_before, inputs_after, expose_before, expose_after))
+        if training is not None:
+            self.undo_stack.push(TrainingCommand(self, copy.deepcopy(self._graph.training), training))
+        self.undo_stack.endMacro()
         return YES
 
     # ------------------------------------------------------------------ wires

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from blocks import Block, Port, all_blocks
-from builder import Graph, Node, Ref, analyze, data_flow, upstream_nodes
+from blocks import Block, all_blocks
+from builder import Graph, Node, Ref, analyze, dtypes_fit, output_dtype
 from gui.document import GraphDocument, starter_params
+from gui.wiring_rules import with_upstream
 
 _SOURCE_ID = "fit_source"
 
@@ -31,8 +32,8 @@ def fitting_blocks(document: GraphDocument, source_ref: str) -> list[str]:
         return []
     if ref.port is not None and info.block.port(ref.port, output=True) is None:
         return []
-    dtype = info.dtype  # what the analysis compares against an input port's dtype
-    candidates = [b for b in all_blocks() if b.inputs and _same_kind(b.inputs[0], dtype)]
+    dtype = output_dtype(info.block, info.dtype, ref.port)  # what the analysis compares with a port's
+    candidates = [b for b in all_blocks() if b.inputs and dtypes_fit(b.inputs[0].dtype, dtype)]
     shape = analysis.shape_of(ref) if info.ok else None
     if shape is None:
         return [b.name for b in candidates]
@@ -42,16 +43,13 @@ def fitting_blocks(document: GraphDocument, source_ref: str) -> list[str]:
         source = Node(_SOURCE_ID, block="input", params={"shape": list(shape), "dtype": dtype})
         trial = Graph(nodes={_SOURCE_ID: source, **_trial_nodes(candidates, _SOURCE_ID)})
     else:  # a shape an input node cannot declare (a scalar): keep the real upstream nodes
-        upstream = _upstream(document.graph.nodes, ref.node)
+        upstream = with_upstream(document.graph.nodes, ref.node)
         trial = replace(document.graph, nodes={**upstream, **_trial_nodes(candidates, str(ref))}, layout=None)
     result = analyze(trial)
-    return [b.name for b in candidates if result.nodes[_trial_id(b)].ok]
-
-
-def _same_kind(port: Port, dtype: str) -> bool:
-    """The analysis' dtype rule: integer token ids go only into int64 ports, and only
-    token ids go there."""
-    return (port.dtype == "int64") == (dtype == "int64")
+    # a node with another input still open (max_unpool2d's indices) never reaches its shape
+    # rule; the document's connection check lets such a wire be made, so it fits here too
+    trials = [result.nodes[_trial_id(b)] for b in candidates]
+    return [b.name for b, info in zip(candidates, trials) if info.ok or not info.input_shapes]
 
 
 def _trial_id(block: Block) -> str:
@@ -70,9 +68,3 @@ def _trial_nodes(candidates: list[Block], source_ref: str) -> dict[str, Node]:
         node_id = _trial_id(block)
         nodes[node_id] = Node(node_id, block=block.name, params=starter_params(block.name), inputs={port.name: refs})
     return nodes
-
-
-def _upstream(nodes: dict[str, Node], node_id: str) -> dict[str, Node]:
-    """``node_id`` and every node it depends on, in file order."""
-    keep = upstream_nodes(data_flow(nodes), node_id) | {node_id}
-    return {i: n for i, n in nodes.items() if i in keep}

@@ -1,7 +1,9 @@
 """Edit › Fold Repeated Structure…: the editor's face of ``modelbuilder fold``.
 
 The runs of identical copies in the open graph (``builder.find_repeats``) are listed in a
-dialog, one check box each; the checked runs are folded into composites and the folded
+dialog, one check box each; the checked runs are folded, each into one repeated node
+(``repeat: N`` of a part file, drawn "× N") or, with that box unchecked, into one
+composite node per copy, and the folded
 graph is proven to compute the same function (``builder.check_fold``: both graphs
 compiled, weights carried over, outputs compared) on a background thread, since that
 compiles two models and the window must keep painting. Only a proven fold is written:
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -70,6 +73,11 @@ def repeat_text(repeat: Repeat) -> str:
     return f"{plural(repeat.count, 'copy')} × {plural(repeat.size, 'node')}: {shown} starting at {where}"
 
 
+def nodes_after(node_count: int, repeats: list[Repeat], repeat_nodes: bool) -> int:
+    """How many nodes the folded graph has: a run becomes one node, or one per copy."""
+    return node_count - sum(r.count * r.size - 1 if repeat_nodes else r.count * (r.size - 1) for r in repeats)
+
+
 def folded_path(original: str | os.PathLike) -> Path:
     """``<name>_folded.yaml`` beside ``original``, or ``_folded_2`` ... when that exists."""
     source = Path(original)
@@ -100,11 +108,10 @@ class FoldDialog(QDialog):
         self.source, self.node_count, self.repeats, self.out = source, node_count, repeats, out
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
-        folded_away = sum(r.count * (r.size - 1) for r in repeats)
         header = QLabel(f"<b>{escape(source.name)}</b>: {plural(len(repeats), 'run')} of identical copies "
                         f"(same blocks, parameters and wiring), each copy taking one tensor in and handing one "
-                        f"on. Folding all takes {node_count} nodes to {node_count - folded_away}: each copy "
-                        f"becomes one composite node, and each kind of copy one part file.")
+                        f"on. Folding all takes {node_count} nodes to {nodes_after(node_count, repeats, True)}: "
+                        f"each run becomes one repeated node (× N), and each kind of copy one part file.")
         header.setWordWrap(True)
         layout.addWidget(header)
 
@@ -141,6 +148,14 @@ class FoldDialog(QDialog):
         choose.clicked.connect(self._choose_folder)
         row.addWidget(choose)
         layout.addLayout(row)
+
+        self.repeat_box = QCheckBox("One repeated node (× N) per run; unchecked: one composite node per copy")
+        self.repeat_box.setObjectName("foldRepeatNodes")
+        self.repeat_box.setChecked(True)
+        self.repeat_box.setToolTip("A repeated node applies the part file N times in a chain (repeat: N); "
+                                   "double-click it to see the repetitions")
+        self.repeat_box.toggled.connect(self._update)
+        layout.addWidget(self.repeat_box)
 
         self.note = QLabel()
         self.note.setObjectName("foldNote")
@@ -183,7 +198,7 @@ class FoldDialog(QDialog):
         if folder is None:
             self.note.setText("Name a folder for the part files.")
             return
-        after = self.node_count - sum(r.count * (r.size - 1) for r in chosen)
+        after = nodes_after(self.node_count, chosen, self.repeat_box.isChecked())
         self.note.setText(
             f"<b>Fold {plural(sum(r.count for r in chosen), 'copy')}: {self.node_count} → {after} nodes.</b><br>"
             f"Nothing is written until both graphs are compiled and give the same outputs for the same weights and "
@@ -202,11 +217,11 @@ class Proof:
     problem: Optional[str] = None
 
 
-def fold_and_prove(flat, repeats: list[Repeat], parts: Path, out: Path) -> Proof:
+def fold_and_prove(flat, repeats: list[Repeat], parts: Path, out: Path, repeat_nodes: bool = True) -> Proof:
     """Fold ``repeats`` of ``flat`` and compare the two compiled models (worker thread;
     ``flat`` is the thread's own copy, so edits on the canvas meanwhile cannot race it)."""
     try:
-        result = builder.fold_all(flat, repeats, parts, graph_path=out)
+        result = builder.fold_all(flat, repeats, parts, graph_path=out, repeat=repeat_nodes)
         return Proof(result, builder.check_fold(flat, result))
     except GraphError as error:  # e.g. part files outside the project folder
         return Proof(problem="The folded graph does not check:\n" + "\n".join(str(p) for p in error.errors or
@@ -293,14 +308,14 @@ class GraphFolder(QObject):
         dialog, self.dialog = self.dialog, None
         if dialog is None:
             return
-        repeats, parts = dialog.chosen(), dialog.parts_folder()
+        repeats, parts, repeat_nodes = dialog.chosen(), dialog.parts_folder(), dialog.repeat_box.isChecked()
         dialog.deleteLater()
         flat = copy.deepcopy(self.window.document.graph)  # the thread's own: the canvas may change meanwhile
         copies = sum(r.count for r in repeats)
         self._job = _Job(dialog.source, copies, len(flat.nodes))
         self.window.statusBar().showMessage(
             f"Folding {plural(copies, 'copy')}: compiling both graphs to prove they compute the same…")
-        self.worker.submit("fold", lambda: fold_and_prove(flat, repeats, parts, dialog.out), lane=LANE)
+        self.worker.submit("fold", lambda: fold_and_prove(flat, repeats, parts, dialog.out, repeat_nodes), lane=LANE)
 
     def _fail(self, text: str) -> None:
         self._job = None

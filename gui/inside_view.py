@@ -114,6 +114,19 @@ def node_inside(document: GraphDocument, node_id: str, block: Block) -> tuple[Gr
     return graph, said + (" — " + "; ".join(notes) if notes else "")
 
 
+def repeat_inside(document: GraphDocument, node_id: str) -> tuple[Graph, str]:
+    """The repetitions of repeated node ``node_id`` one after another, with the values and
+    shapes each one gets (the node's block describes them: ``RepeatBlock.inside``)."""
+    node = document.graph.nodes.get(node_id)
+    block, info = document.block_of(node_id), document.analysis.nodes.get(node_id)
+    if node is None or not node.repeated:
+        raise InsideUnavailable(f"the graph has no repeated node {node_id!r} any more")
+    if getattr(block, "count", None) is None or info is None or not info.ok:
+        raise InsideUnavailable(f"{node_id} has problems (the Problems panel lists them), so its repetitions "
+                                "cannot be worked out")
+    return inside_graph(block, info.params, info.input_shapes), f"{node_id}: {block.name} × {block.count}"
+
+
 def file_inside(document: GraphDocument, node_id: str, path: Path) -> tuple[Graph, str]:
     """The graph of the file that composite node ``node_id`` uses, with the node's values."""
     node = document.graph.nodes.get(node_id)
@@ -253,6 +266,10 @@ def open_node_inside(main, node_id: str) -> Optional[QMainWindow]:
     node = document.graph.nodes.get(node_id)
     if node is None:
         return None
+    if node.repeated:  # "× N": its repetitions, one after another
+        key = str((id(document), node_id, "repeat"))
+        return _existing(main, key) or _show(main, InsideWindow(
+            main, key, f"{node_id}: repetitions", lambda: repeat_inside(document, node_id), follows=document))
     if node.graph:
         path = (document.graph_file_dir() / node.graph).resolve()
         key = str((id(document), node_id, str(path)))
@@ -262,7 +279,8 @@ def open_node_inside(main, node_id: str) -> Optional[QMainWindow]:
         window = InsideWindow(main, key, f"{node_id}: {path.name}", lambda: file_inside(document, node_id, path),
                               follows=document, edit_path=path)
         root = getattr(main, "main_window", main)
-        window.editRequested.connect(lambda file: open_part_editor(root, Path(file)))
+        # the editor window asked opens the file (gui/part_window.py): this module needs no editor class
+        window.editRequested.connect(lambda file: root.open_part_editor(Path(file)))
         return _show(main, window)
     block = document.block_of(node_id)
     if block is None or not block.has_inside():
@@ -297,57 +315,3 @@ def open_block_inside(main, block_name: str) -> Optional[QMainWindow]:
                        "block onto the canvas to use it; double-click the node there to see it with its values")
 
     return _show(main, InsideWindow(main, key, f"inside {block_name}: first example", make))
-
-
-# ---------------------------------------------------------------------- editing a part file
-def open_part_editor(main, path: Path) -> Optional[QMainWindow]:
-    """Open the graph file ``path`` (a composite used by ``main``'s graph) in an editor
-    window of its own; saving it there makes the open graphs that use composite files
-    check again. A second request brings the same window back."""
-    from gui.part_window import PartWindow  # gui.main_window imports this module
-
-    for window in main.inside_windows:
-        if isinstance(window, PartWindow) and window.isVisible() and window.document.path \
-                and Path(window.document.path).resolve() == path:
-            window.raise_()
-            window.activateWindow()
-            return window
-    window = PartWindow(main)
-    window.fileSaved.connect(lambda _file: recheck_open_graphs(exclude=window))
-    window.show()
-    if not window.open_file(path, ask=False):
-        window.close()
-        return None
-    main.inside_windows.append(window)
-    window.raise_()
-    window.activateWindow()  # the user asked for it: typing (Ctrl+S ...) goes there
-    return window
-
-
-def recheck(document: GraphDocument) -> None:
-    """Analyze ``document`` again because a graph file it uses may have changed on disk:
-    its composite nodes' ports may differ (their wires are drawn again), and shapes,
-    counts and problems are announced as after an edit (``analysisChanged``)."""
-    # GraphDocument re-analyzes only after its own edits; a changed file is not one
-    document._dirty = True
-    for node_id, node in list(document.graph.nodes.items()):
-        if node.graph:
-            document.nodeChanged.emit(node_id)
-    document._refresh()
-
-
-def recheck_open_graphs(exclude: Optional[QWidget] = None) -> list[GraphDocument]:
-    """Re-check the graph of every open editor window that uses graph files (they may use
-    the file just saved, directly or through another). Returns the documents checked."""
-    checked = []
-    for widget in QApplication.topLevelWidgets():
-        document = getattr(widget, "document", None)
-        if widget is exclude or not widget.isVisible() or not isinstance(document, GraphDocument) \
-                or isinstance(widget, InsideWindow):
-            continue
-        if any(node.graph for node in document.graph.nodes.values()):
-            recheck(document)
-            checked.append(document)
-    return checked
-
-

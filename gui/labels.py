@@ -23,6 +23,23 @@ def human_count(number: float) -> str:
     return f"{number:.0f}" if float(number).is_integer() else f"{number:.3g}"
 
 
+_UNITS = (("G", 10**9), ("M", 10**6), ("K", 10**3))
+
+
+def short_number(n: int) -> str:
+    """61100840 -> "61.1 M": the size at a glance (K, M, G are powers of 1000)."""
+    for unit, size in _UNITS:
+        if abs(n) >= size:
+            return f"{n / size:.1f} {unit}"
+    return str(n)
+
+
+def exact_count(n: int) -> str:
+    """61100840 -> "61,100,840 (61.1 M)": every digit, and the size at a glance; small
+    numbers stay plain (the inspector's parameter and MAC counts)."""
+    return f"{n:,} ({short_number(n)})" if abs(n) >= 1000 else f"{n:,}"
+
+
 def param_text(value: Any) -> str:
     """A parameter value as the canvas shows it: ``(3, 3)`` -> ``3×3``, lists compact."""
     if isinstance(value, (list, tuple)):

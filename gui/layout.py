@@ -17,7 +17,9 @@ hundreds of nodes:
 consecutive layers, set side by side (columns when the flow goes down, rows when it goes
 right) so that the whole graph fits the window at a readable zoom where it can: reading
 order is down each column, columns from left to right (or along each row, rows from top
-to bottom).
+to bottom). When even that is too big for one readable screen, the wires from one band
+into another give up their waypoints (they are drawn round the bands, not along them)
+and the graph is laid out again, narrower.
 
 Positions are the top-left corners of node boxes of ``NODE_WIDTH`` x ``NODE_HEIGHT``,
 whatever the direction (text stays horizontal).
@@ -119,19 +121,28 @@ class _Layers:
     center: dict[str, float]
     size: dict[str, int]
     depth: int
+    routes: dict[tuple[str, str], list[str]]  # (source, target) -> the waypoints of its wire, in order
 
 
-def _layered(nodes: Sequence[str], sources: Mapping[str, Iterable[str]], flow: Flow) -> _Layers:
-    layer = layer_nodes(nodes, sources)
+def _layered(nodes: Sequence[str], sources: Mapping[str, Iterable[str]], flow: Flow,
+             levels: Optional[Mapping[str, int]] = None, band: Optional[int] = None) -> _Layers:
+    """``levels``: the nodes' layers if known (:func:`layer_nodes`). ``band``: the layers
+    per band of a wrapped layout; a wire from one band into another then keeps no lanes
+    (it is drawn round the bands, not along them)."""
+    layer = dict(levels) if levels is not None else layer_nodes(nodes, sources)
     known = set(nodes)
     parents: dict[str, list[str]] = {n: [] for n in nodes}
     children: dict[str, list[str]] = {n: [] for n in nodes}
     size = {n: flow.across for n in nodes}
+    routes: dict[tuple[str, str], list[str]] = {}
     waypoints = 0
     for target in nodes:
         for source in dict.fromkeys(sources.get(target, ())):
             if source not in known or source == target or layer[source] >= layer[target]:
                 continue  # a wire of a cycle: drawn as it comes
+            route = routes[source, target] = []
+            if band and layer[source] // band != layer[target] // band:
+                continue
             previous = source
             for level in range(layer[source] + 1, layer[target]):
                 waypoints += 1
@@ -139,6 +150,7 @@ def _layered(nodes: Sequence[str], sources: Mapping[str, Iterable[str]], flow: F
                 layer[point], size[point] = level, flow.waypoint
                 parents[point], children[point] = [previous], []
                 children[previous].append(point)
+                route.append(point)
                 previous = point
             parents[target].append(previous)
             children[previous].append(target)
@@ -148,7 +160,7 @@ def _layered(nodes: Sequence[str], sources: Mapping[str, Iterable[str]], flow: F
     for n in _first_seen_order(nodes, children, layer):
         layers[layer[n]].append(n)
     layers = _order_layers(layers, parents, children)
-    return _Layers(layer, _assign_across(layers, parents, size, flow.gap_across), size, depth)
+    return _Layers(layer, _assign_across(layers, parents, size, flow.gap_across), size, depth, routes)
 
 
 def layered_layout(nodes: Sequence[str], sources: Mapping[str, Iterable[str]],
@@ -180,21 +192,33 @@ def wrapped_layout(nodes: Sequence[str], sources: Mapping[str, Iterable[str]], d
     if not nodes:
         return {}
     flow = flow_of(direction)
-    laid = _layered(nodes, sources, flow)
-    per_band = laid.depth if screen is None else _layers_per_band(laid, flow, screen)
-    bands = [range(start, min(start + per_band, laid.depth)) for start in range(0, laid.depth, per_band)]
+    levels = layer_nodes(nodes, sources)
+    laid = _layered(nodes, sources, flow, levels)
+    per_band, fits = (laid.depth, True) if screen is None else _layers_per_band(laid, flow, screen)
+    if not fits and per_band < laid.depth and len(nodes) <= BIG_GRAPH:
+        # too big for a readable screen: drop the lanes of wires from one band into
+        # another (they run round the bands, through the gaps between them, not along
+        # the layers they skip) and split again. Not for a graph of thousands of nodes:
+        # laying it out twice would cost a tenth of a second more for a few % less width
+        laid = _layered(nodes, sources, flow, levels, per_band)
+        split, _ = _layers_per_band(laid, flow, screen)
+        if split != per_band:
+            laid, per_band = _layered(nodes, sources, flow, levels, split), split
     extents = _layer_extents(laid)
+    in_band: dict[int, list[str]] = {}
+    for n in nodes:
+        in_band.setdefault(laid.layer[n] // per_band, []).append(n)
     positions: dict[str, tuple[int, int]] = {}
     offset = 0.0
-    for band in bands:
-        low = min(extents[i][0] for i in band)
-        high = max(extents[i][1] for i in band)
-        for n in nodes:
-            if laid.layer[n] in band:
-                along = (laid.layer[n] - band.start) * flow.pitch
-                positions[n] = _corner(flow, along, laid.center[n] - flow.across / 2 - low + offset)
+    for start in range(0, laid.depth, per_band):
+        band = extents[start:start + per_band]
+        low = min(e[0] for e in band)
+        high = max(e[1] for e in band)
+        for n in in_band.get(start // per_band, ()):
+            along = (laid.layer[n] - start) * flow.pitch
+            positions[n] = _corner(flow, along, laid.center[n] - flow.across / 2 - low + offset)
         offset += high - low + flow.band_gap
-    return positions
+    return {n: positions[n] for n in nodes}
 
 
 def _layer_extents(laid: _Layers) -> list[tuple[float, float]]:
@@ -207,10 +231,12 @@ def _layer_extents(laid: _Layers) -> list[tuple[float, float]]:
     return extents
 
 
-def _layers_per_band(laid: _Layers, flow: Flow, screen: Screen) -> int:
+def _layers_per_band(laid: _Layers, flow: Flow, screen: Screen) -> tuple[int, bool]:
     """How many layers each band holds: the split whose whole fits ``screen`` at the
-    largest zoom (fewer bands on a tie), else as many layers as one screen shows."""
+    largest zoom (fewer bands on a tie), else as many layers as one screen shows; and
+    whether the whole fits at a readable zoom."""
     extents = _layer_extents(laid)
+    lows, highs = [low for low, _ in extents], [high for _, high in extents]
     best, best_zoom = laid.depth, -1.0
     tried = set()
     for count in range(1, laid.depth + 1):
@@ -220,17 +246,16 @@ def _layers_per_band(laid: _Layers, flow: Flow, screen: Screen) -> int:
         tried.add(per_band)
         across = -flow.band_gap
         for start in range(0, laid.depth, per_band):
-            chunk = extents[start:start + per_band]
-            across += max(h for _, h in chunk) - min(low for low, _ in chunk) + flow.band_gap
+            across += max(highs[start:start + per_band]) - min(lows[start:start + per_band]) + flow.band_gap
         along = per_band * flow.pitch - flow.gap_along
         width, height = flow.corner(along, across)
         zoom = screen.zoom_to_fit(width, height)
         if zoom > best_zoom + 1e-9:
             best, best_zoom = per_band, zoom
     if best_zoom >= screen.min_zoom - 1e-9:
-        return best
+        return best, True
     room = screen.span_at_min_zoom()[1 if flow.direction == DOWN else 0]
-    return max(1, min(laid.depth, int((room + flow.gap_along) // flow.pitch)))
+    return max(1, min(laid.depth, int((room + flow.gap_along) // flow.pitch))), False
 
 
 def _first_seen_order(nodes: Sequence[str], children: Mapping[str, list[str]], layer: Mapping[str, int]) -> list[str]:

@@ -6,312 +6,25 @@ editor is a :class:`ParamEditor`: it shows a value (``set_value``, silent) and r
 user's change with ``valueCommitted`` carrying a value that ``param.check`` accepts, or
 None for "back to the default" (which is null for a param whose default is null).
 Editors never touch the document; the inspector passes commits on to ``set_param``.
+
+The base class is in :mod:`gui.param_editor_base`, the widgets the editors are made of in
+:mod:`gui.form_widgets`.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
-from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen
-from PySide6.QtWidgets import (
-    QAbstractSpinBox,
-    QCheckBox,
-    QComboBox,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QMenu,
-    QSizePolicy,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QWidget
 
 from blocks import Bool, Choice, Float, Int, Ints, Param, ParamError, Text
-from gui.style import ERROR_COLOR, HINT_COLOR
+from gui.form_widgets import WIDE_MAX, WIDE_MIN, FieldComboBox, FieldSpinBox, LineEdit
+from gui.param_editor_base import ParamEditor, ParsedLineEditor, value_text
 
-# QSpinBox holds a C int; one below the bottom is kept free for the "not set" state.
-WIDE_MIN = -(2**31) + 2
-WIDE_MAX = 2**31 - 1
-UNSET_TEXT = "?"  # what a spin box shows for a required value that is not set yet
-_NOTHING = object()
 _SEPARATORS = re.compile(r"[\s,;]+")
-
-
-def compact_form(vertical_spacing: int = 2) -> QFormLayout:
-    """The form layout of the inspector and the training settings: labels left, fields
-    growing, no wrapping, tight margins."""
-    form = QFormLayout()
-    form.setContentsMargins(0, 0, 0, 0)
-    form.setHorizontalSpacing(10)
-    form.setVerticalSpacing(vertical_spacing)
-    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
-    form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    return form
-
-
-def section_heading(text: str, padding: str = "8px 0 0 0") -> QLabel:
-    """A small bold grey capitalized heading between groups of a form."""
-    label = QLabel(text.upper())
-    font = label.font()
-    font.setPointSizeF(font.pointSizeF() * 0.85)
-    font.setBold(True)
-    label.setFont(font)
-    label.setStyleSheet(f"color: {HINT_COLOR}; padding: {padding};")
-    return label
-
-
-def _tooltip(param: Param) -> str:
-    return f"{param.doc}\n{param.describe()}" if param.doc else param.describe()
-
-
-class ParamEditor(QWidget):
-    """The editor of one parameter. ``editor`` is its main input widget.
-
-    A red frame marks a value the analysis complained about (``set_problem``) or text that
-    is not a valid value (which is then not committed); the line under the field (and the
-    tooltip) says why."""
-
-    valueCommitted = Signal(object)
-
-    def __init__(self, name: str, param: Param, parent: Optional[QWidget] = None):
-        super().__init__(parent)
-        self.name = name
-        self.param = param
-        self.editor: QWidget = self
-        self._quiet = False
-        self._problem: Optional[str] = None
-        self._invalid: Optional[str] = None
-        self._shown: Any = _NOTHING  # text editors: the value their text was last set from
-        self.setObjectName(f"param_{name}")
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.customContextMenuRequested.connect(self.show_reset_menu)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.setSpacing(0)
-        self.layout_ = QHBoxLayout()  # the input widgets, side by side
-        self.layout_.setContentsMargins(2, 2, 2, 2)  # room for the red frame
-        self.layout_.setSpacing(4)
-        outer.addLayout(self.layout_)
-        # why the value is wrong, where the user is looking (a tooltip needs a hover to find)
-        self.reason = QLabel()
-        self.reason.setObjectName("paramReason")
-        self.reason.setWordWrap(True)
-        self.reason.setStyleSheet(f"color: {ERROR_COLOR}; padding: 0 2px 2px 4px;")
-        self.reason.hide()
-        outer.addWidget(self.reason)
-
-    # --- public -------------------------------------------------------------------
-    def set_value(self, value: Any) -> None:
-        """Show ``value`` (as written in the file, or the default) without emitting."""
-        with self.quiet():
-            self._show(value)
-
-    def value(self) -> Any:
-        """The value the editor shows now (None where nothing valid is shown)."""
-        raise NotImplementedError
-
-    def set_problem(self, message: Optional[str]) -> None:
-        """Mark the value as the cause of an analysis problem (None: no problem)."""
-        self._problem = message
-        self._decorate()
-
-    def reset(self) -> None:
-        """Commit None: the parameter goes back to its default (null where that is null)."""
-        self._commit(None)
-
-    @property
-    def problem(self) -> Optional[str]:
-        """What is wrong with the value shown: invalid text first, else the analysis' word."""
-        return self._invalid or self._problem
-
-    @contextmanager
-    def quiet(self) -> Iterator[None]:
-        """Change the widgets without committing (signals of Qt widgets still fire)."""
-        old, self._quiet = self._quiet, True
-        try:
-            yield
-        finally:
-            self._quiet = old
-
-    # --- for subclasses -----------------------------------------------------------
-    def _show(self, value: Any) -> None:
-        raise NotImplementedError
-
-    def _commit(self, value: Any) -> None:
-        if self._quiet:
-            return
-        if value is not None:
-            try:
-                self.param.check(value)
-            except ParamError as err:  # a widget allowed what the declaration does not
-                self._set_invalid(str(err))
-                return
-        self._set_invalid(None)
-        # as the user wrote it (check would turn kernel_size 3 into (3, 3)), lists for YAML
-        self.valueCommitted.emit(list(value) if isinstance(value, tuple) else value)
-
-    def _restore(self) -> None:
-        """Escape: show the value last shown or committed again, dropping what was typed."""
-        shown, self._shown = self._shown, _NOTHING  # so that the text is set even while focused
-        if shown is not _NOTHING:
-            self.set_value(shown)
-
-    def _set_invalid(self, message: Optional[str]) -> None:
-        self._invalid = message
-        self._decorate()
-
-    def _decorate(self) -> None:
-        base = _tooltip(self.param)
-        message = self.problem
-        self.setToolTip(f"{message}\n\n{base}" if message else base)
-        for child in self.findChildren(QWidget):
-            child.setToolTip(self.toolTip())
-            if isinstance(child, (QLineEdit, QAbstractSpinBox)) and not child.property("undoRouted"):
-                route_undo(child)
-        self.reason.setText(message or "")
-        self.reason.setVisible(bool(message))
-        self.update()
-
-    def paintEvent(self, event) -> None:
-        super().paintEvent(event)
-        if self.problem:
-            painter = QPainter(self)
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            painter.setPen(QPen(QColor(ERROR_COLOR), 2))
-            painter.drawRoundedRect(QRectF(self.layout_.geometry()).adjusted(1, 1, -1, -1), 3, 3)
-
-    def show_reset_menu(self, position) -> None:
-        """The context menu at ``position`` (in this widget's coordinates): reset to default."""
-        default = self.param.default
-        menu = QMenu(self)
-        label = "Reset to default" if self.param.required else f"Reset to default ({_text(default)})"
-        menu.addAction(label, self.reset)
-        menu.exec(self.mapToGlobal(position))
-
-
-class _UndoRouter(QObject):
-    """Ctrl+Z in a field that holds no unfinished typing is the window's Undo (the last edit
-    of the document), not the field's own text history: a line edit or spin box claims the
-    Undo and Redo shortcuts for itself, so with the cursor in the inspector they did nothing
-    a user could see. While the user is typing (the text differs from what was last shown
-    or committed), Ctrl+Z still undoes the typing first."""
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() != QEvent.Type.ShortcutOverride:
-            return False
-        if not (event.matches(QKeySequence.StandardKey.Undo) or event.matches(QKeySequence.StandardKey.Redo)):
-            return False
-        line = watched.lineEdit() if isinstance(watched, QAbstractSpinBox) else watched
-        if isinstance(line, QLineEdit) and line.isModified():
-            return False  # unfinished typing: the field undoes it
-        event.ignore()  # not claimed: the shortcut goes to the window's Undo/Redo
-        return True
-
-
-UNDO_ROUTER = _UndoRouter()
-
-
-def route_undo(field: QWidget) -> None:
-    """Let Ctrl+Z/Ctrl+Shift+Z in ``field`` reach the window's Undo/Redo (see _UndoRouter)."""
-    field.installEventFilter(UNDO_ROUTER)
-    field.setProperty("undoRouted", True)
-    line = field.lineEdit() if isinstance(field, QAbstractSpinBox) else field
-    if isinstance(line, QLineEdit):
-        # typing that was committed (Enter, focus out) is the document's to undo now
-        line.editingFinished.connect(lambda: line.setModified(False))
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-class LineEdit(QLineEdit):
-    """A line edit whose Escape gives back what the model holds (``escaped``) and whose
-    Ctrl+Z, once its typing is committed, is the window's Undo."""
-
-    escaped = Signal()
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        route_undo(self)
-
-    def keyPressEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Escape:
-            self.escaped.emit()
-            event.accept()
-            return
-        super().keyPressEvent(event)
-
-
-class _Spin(QSpinBox):
-    """A spin box that commits only on Enter, focus-out or arrow steps, ignores the wheel
-    unless focused (scrolling the inspector must not change values) and can show a
-    required value as not set."""
-
-    def __init__(self, lo: int, hi: int, parent: Optional[QWidget] = None):
-        super().__init__(parent)
-        self.lo = lo
-        self.setKeyboardTracking(False)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setRange(lo, hi)
-        self.setAccelerated(True)
-        # may shrink below its size hint (Qt's default policy would not) in a narrow dock
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-
-    def sizeHint(self) -> QSize:
-        # Qt sizes a spin box for its widest number (2147483647); five digits are plenty
-        # and keep three axes side by side in a narrow inspector
-        hint = super().sizeHint()
-        return QSize(min(hint.width(), self.fontMetrics().horizontalAdvance("00000") + 34), hint.height())
-
-    def minimumSizeHint(self) -> QSize:
-        hint = super().minimumSizeHint()
-        return QSize(min(hint.width(), self.fontMetrics().horizontalAdvance("000") + 30), hint.height())
-
-    def set_unset(self) -> None:
-        self.setMinimum(self.lo - 1)
-        self.setSpecialValueText(UNSET_TEXT)
-        self.setValue(self.lo - 1)
-
-    def is_unset(self) -> bool:
-        return bool(self.specialValueText()) and self.value() == self.minimum()
-
-    def set_number(self, value: int) -> None:
-        self.setSpecialValueText("")
-        self.setMinimum(self.lo)
-        self.setValue(value)
-
-    def wheelEvent(self, event) -> None:
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()
-
-
-class _Combo(QComboBox):
-    def __init__(self, parent: Optional[QWidget] = None):
-        super().__init__(parent)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(4)
-
-    def wheelEvent(self, event) -> None:
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()
 
 
 def _bounds(param: Param) -> tuple[int, int]:
@@ -325,7 +38,7 @@ class IntEditor(ParamEditor):
 
     def __init__(self, name: str, param: Int, parent: Optional[QWidget] = None):
         super().__init__(name, param, parent)
-        self.editor = self.spin = _Spin(*_bounds(param))
+        self.editor = self.spin = FieldSpinBox(*_bounds(param))
         self.layout_.addWidget(self.spin)
         self.spin.valueChanged.connect(self._changed)
 
@@ -350,30 +63,6 @@ class IntEditor(ParamEditor):
                 self.spin.set_number(value)
         self._commit(value)
 
-
-class ParsedLineEditor(ParamEditor):
-    """A line edit whose text ``_parse`` turns into a value: marked while the text is
-    invalid, committed on Enter or focus-out when valid and changed."""
-
-    def _parse(self, text: str) -> Any:
-        raise NotImplementedError
-
-    def _edited(self, text: str) -> None:
-        try:
-            self._parse(text)
-            self._set_invalid(None)
-        except ParamError as err:
-            self._set_invalid(str(err))
-
-    def _finished(self) -> None:
-        try:
-            value = self._parse(self.line.text())
-        except ParamError as err:
-            self._set_invalid(str(err))
-            return
-        if value != self._shown:
-            self._shown = value
-            self._commit(value)
 
 
 class FloatEditor(ParsedLineEditor):
@@ -436,7 +125,7 @@ class ChoiceEditor(ParamEditor):
 
     def __init__(self, name: str, param: Choice, parent: Optional[QWidget] = None):
         super().__init__(name, param, parent)
-        self.editor = self.combo = _Combo()
+        self.editor = self.combo = FieldComboBox()
         self.combo.addItems(list(param.choices))
         self.layout_.addWidget(self.combo, 1)
         self.combo.currentIndexChanged.connect(self._changed)
@@ -464,11 +153,11 @@ class IntsEditor(ParamEditor):
     def __init__(self, name: str, param: Ints, parent: Optional[QWidget] = None):
         super().__init__(name, param, parent)
         assert param.length is not None
-        self.spins = [_Spin(*_bounds(param)) for _ in range(param.length)]
+        self.spins = [FieldSpinBox(*_bounds(param)) for _ in range(param.length)]
         self.editor = self.spins[0]
         self.word: Optional[QComboBox] = None
         if param.words:
-            self.word = _Combo()
+            self.word = FieldComboBox()
             self.word.addItems([self.NUMBERS, *param.words])
             self.word.setToolTip("numbers per axis, or a word")
             self.layout_.addWidget(self.word)
@@ -515,7 +204,7 @@ class IntsEditor(ParamEditor):
                         spin.set_number(spin.lo if spin.lo > WIDE_MIN else 0)
             self._commit(self.value())
 
-    def _spin_changed(self, changed: _Spin) -> None:
+    def _spin_changed(self, changed: FieldSpinBox) -> None:
         if self._quiet or changed.is_unset():
             return
         with self.quiet():  # a first number also fills the axes still unset ("one int for all")
@@ -550,7 +239,7 @@ class ShapeEditor(ParsedLineEditor):
         if plain == self._shown and self.line.hasFocus():
             return  # the user may be typing: leave the text alone
         self._shown = plain
-        self.line.setText(_text(value) if value is not None else "")
+        self.line.setText(value_text(value) if value is not None else "")
         self._set_invalid(None)
 
     def _parse(self, text: str) -> list:

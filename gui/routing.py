@@ -15,6 +15,7 @@ from gui.layout import Flow
 
 LANE_MARGIN = 14  # how far a routed wire keeps from the boxes it passes
 UP_LANE_MARGIN = 8  # the same for a wire running back against the flow (its label is not in the lane)
+DIRECT_REACH = 40.0  # how far along the flow a direct wire at least leaves and enters its ports
 
 Point = tuple[float, float]  # (across, along)
 
@@ -81,6 +82,10 @@ class BoxIndex:
         # a backward wire's label sits beside its source, not in its lane: any gap will do
         margin, min_gap = (UP_LANE_MARGIN, 0) if backward else (LANE_MARGIN, flow.lane_room)
         low_c, high_c = min(start_c, end_c) - 2, max(start_c, end_c) + 2
+        if not backward and not any(
+                node_id not in ends and a < high_a and a + flow.along > low_a and low < high_c and high > low_c
+                for a, low, high, node_id in self._near(low_a - flow.along, high_a, low_c, high_c)):
+            return None, 0  # nothing in the way (most wires): no need to look for a lane
         reach = 4 * flow.across  # how far beside the wire boxes are looked at first
         while True:
             window = (low_c - reach, high_c + reach)
@@ -144,7 +149,7 @@ def wire_points(flow: Flow, start: Point, end: Point, lane: Optional[float]) -> 
     zig-zag between boxes side by side)."""
     (sc, sa), (ec, ea) = start, end
     if lane is None:
-        reach = max(abs(ea - sa) / 2, 40.0)
+        reach = max(abs(ea - sa) / 2, DIRECT_REACH)
         return [("cubic", ((sc, sa + reach), (ec, ea - reach), end))]
     bend = flow.bend
     if is_backward(flow, start, end):
@@ -159,6 +164,16 @@ def wire_points(flow: Flow, start: Point, end: Point, lane: Optional[float]) -> 
         ("line", ((lane, ea - bend),)),
         ("cubic", ((lane, ea - bend / 2), (ec, ea - bend / 2), end)),
     ]
+
+
+def direct_span(start: Point, end: Point) -> Optional[tuple[Point, Point]]:
+    """The (low, high) corners of the rectangle a direct wire's curve fills, when that is
+    the rectangle of its two ends (its control points lie between them: the ends are at
+    least ``DIRECT_REACH`` apart along the flow); None when the curve overshoots them."""
+    (sc, sa), (ec, ea) = start, end
+    if ea - sa < DIRECT_REACH:
+        return None
+    return (min(sc, ec), sa), (max(sc, ec), ea)
 
 
 def label_anchor(flow: Flow, start: Point, end: Point, lane: Optional[float]) -> Optional[Point]:

@@ -7,9 +7,10 @@ ports as the analysis binds them (``builder.assign_to_ports``, through
 (``Block.port``), a cycle is found in the data flow (``builder.data_flow``,
 ``builder.flow_path``), the nodes a shape check needs are the target's upstream
 (``builder.upstream_nodes``), and a shape error is the one ``builder.analyze`` reports for
-the graph with the wire made. The port and dtype refusals below say, before the wire is
-made, what the analysis would report after it; the analysis checks them inline, with no
-function to call.
+the graph with the wire made. The port and dtype rules are the analysis' own
+(``builder.output_problem``, ``builder.input_port_problem``, ``builder.dtype_problem``,
+from ``builder/connection_rules.py``): a refusal says, with the same words, what the
+analysis would report once the wire is made.
 """
 
 from __future__ import annotations
@@ -17,8 +18,21 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Optional, Union
 
-from blocks import Block, Port
-from builder import Analysis, Graph, Node, Ref, analyze, data_flow, flow_path, upstream_nodes
+from blocks import Block
+from builder import (
+    Analysis,
+    Graph,
+    Node,
+    Ref,
+    analyze,
+    data_flow,
+    dtype_problem,
+    flow_path,
+    input_port_problem,
+    output_dtype,
+    output_problem,
+    upstream_nodes,
+)
 from gui.edits import YES, Verdict, refuse
 from gui.wiring import Bound, bind, drop_refs, encode
 from gui.wording import app_hint, app_message
@@ -108,11 +122,9 @@ def plan_connection(graph: Graph, analysis: Analysis, source_ref: str, target_id
         return refuse(f"{ref.node!r} has an unknown block ({nodes[ref.node].kind})", "fix its block first")
     if not target.inputs:
         return refuse(f"{target_id!r} is an {target.name} node and takes no inputs")
-    if not source.outputs:
-        return refuse(f"{ref.node!r} is an {source.name} node and has no outputs to take")
-    if ref.port is not None and source.port(ref.port, output=True) is None:
-        names = ", ".join(p.name for p in source.outputs)
-        return refuse(f"{source.name} has no output port {ref.port!r} (its outputs: {names})")
+    broken = output_problem(ref.node, source, ref.port)
+    if broken is not None:
+        return refuse(broken.message, broken.hint)
     if ref.port == first_output(source):
         ref = Ref(ref.node)  # written as the gallery writes it: lstm, not lstm.out
     bound = bound_inputs(graph, analysis, target_id)
@@ -124,10 +136,10 @@ def plan_connection(graph: Graph, analysis: Analysis, source_ref: str, target_id
         if not free:
             return refuse(f"every input of {target_id!r} is connected", "disconnect one first")
         port = free[0].name
+    broken = input_port_problem(target, port)
+    if broken is not None:
+        return refuse(broken.message, broken.hint)
     target_port = target.port(port, output=False)
-    if target_port is None:
-        names = ", ".join(p.name for p in target.inputs)
-        return refuse(f"{target.name} has no input port {port!r} (its inputs: {names})")
     taken = bound.get(port, [])
     if taken and not target_port.variadic:
         return refuse(f"input {port!r} of {target_id!r} is already connected to {taken[0]!r}",
@@ -139,9 +151,10 @@ def plan_connection(graph: Graph, analysis: Analysis, source_ref: str, target_id
     if path is not None:
         return refuse("the wire would make a cycle: " + " -> ".join([ref.node, *path]),
                       "data must flow one way; for recurrence use an rnn, lstm or gru block")
-    verdict = check_dtype(graph, ref, source, target, target_port)
-    if not verdict:
-        return verdict
+    node_dtype = analysis.nodes[ref.node].dtype
+    broken = dtype_problem(target, target_port, ref, output_dtype(source, node_dtype, ref.port), node_dtype)
+    if broken is not None:
+        return refuse(broken.message, broken.hint)
     bound = {name: list(refs) for name, refs in bound.items()}
     bound.setdefault(port, []).append(str(ref))
     node = nodes[target_id]
@@ -152,29 +165,17 @@ def plan_connection(graph: Graph, analysis: Analysis, source_ref: str, target_id
     return Connection(verdict, port, new_node)
 
 
-def check_dtype(graph: Graph, ref: Ref, source: Block, target: Block, port: Port) -> Verdict:
-    """Integer token ids only into ports that take them, and only those (the analysis
-    reports the same mismatch, with the same words, once the wire is made)."""
-    if source.name == "input":
-        dtype = graph.nodes[ref.node].params.get("dtype", "float32")
-    else:
-        out = source.port(ref.port, output=True) if ref.port else source.outputs[0]
-        dtype = out.dtype
-    if port.dtype == "int64" and dtype != "int64":
-        return refuse(f"input {port.name!r} of {target.name} takes integer token ids, but {ref.node!r} gives "
-                      f"float values", "feed it from an input with dtype: int64")
-    if port.dtype != "int64" and dtype == "int64":
-        return refuse(f"{target.name} takes float values, but {ref.node!r} gives integer token ids",
-                      "add an embedding block between them")
-    return YES
+def with_upstream(nodes: dict[str, Node], node_id: str) -> dict[str, Node]:
+    """``node_id`` and every node it depends on, in file order: all a trial analysis of
+    the node needs."""
+    keep = upstream_nodes(data_flow(nodes), node_id) | {node_id}
+    return {i: n for i, n in nodes.items() if i in keep}
 
 
 def check_shapes(graph: Graph, analysis: Analysis, target_id: str, new_node: Node) -> Verdict:
     """Analyze the target and everything upstream of it with the wire made; refuse with
     the error the target would get from its shape rule."""
-    nodes = {**graph.nodes, target_id: new_node}
-    keep = upstream_nodes(data_flow(nodes), target_id) | {target_id}
-    trial_nodes = {i: n for i, n in nodes.items() if i in keep}
+    trial_nodes = with_upstream({**graph.nodes, target_id: new_node}, target_id)
     trial = analyze(replace(graph, nodes=trial_nodes, layout=None))
     info = trial.nodes[target_id]
     # input_shapes is filled when the shape rule ran: a failure then is the shapes'

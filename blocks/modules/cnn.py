@@ -18,10 +18,12 @@ norm) are ``nn.Identity`` when absent rather than ``None`` checks in ``forward``
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
-from typing import List
+from typing import List, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from blocks.choices import ACTIVATIONS, se_channels  # noqa: F401 (ACTIVATIONS: re-exported)
@@ -222,3 +224,52 @@ class GlobalAvgPoolModule(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dims={self.dims}"
+
+
+@keeps_arguments
+class UpsampleLike(nn.Module):
+    """Interpolates ``x`` to the spatial size of ``like`` (only its shape is read), as
+    ``F.interpolate(x, size=like.shape[2:])``. Where the sizes are known when the graph is
+    built, ``scale`` (whole factors from ``x``'s size to ``like``'s) or ``size`` (``like``'s
+    size) are used instead: the same output, and an exported model (ONNX, TorchScript)
+    keeps fixed spatial sizes rather than reading them at run time."""
+
+    def __init__(self, mode: str = "nearest", align_corners: Optional[bool] = None,
+                 size: Optional[List[int]] = None, scale: Optional[List[float]] = None):
+        super().__init__()
+        self.mode = mode
+        self.align_corners = align_corners
+        self.size: Optional[List[int]] = [int(n) for n in size] if size is not None else None
+        self.scale: Optional[List[float]] = [float(f) for f in scale] if scale is not None else None
+
+    def forward(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        if self.scale is not None:
+            return F.interpolate(x, scale_factor=self.scale, mode=self.mode, align_corners=self.align_corners)
+        size = self.size if self.size is not None else list(like.shape[2:])
+        return F.interpolate(x, size=size, mode=self.mode, align_corners=self.align_corners)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}, align_corners={self.align_corners}"
+
+
+@keeps_arguments
+class MaxUnpool(nn.Module):
+    """Inverse of max pooling: each value of ``x`` goes back to the position ``indices`` says
+    its maximum came from (as max pooling returns them: per channel, into the flattened
+    plane of the pooling's input), zeros everywhere else; ``output_size`` is that plane's
+    spatial size. Computes what ``nn.MaxUnpool1d``/``nn.MaxUnpool2d`` do, written as one
+    scatter so that it also exports to ONNX (torch's exporter has no rule for max_unpool)."""
+
+    def __init__(self, output_size: List[int]):
+        super().__init__()
+        self.output_size = [int(n) for n in output_size]
+        self.plane = int(math.prod(self.output_size))
+
+    def forward(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        batch, channels = x.size(0), x.size(1)
+        out = x.new_zeros([batch, channels, self.plane])
+        out = out.scatter(2, indices.flatten(2), x.flatten(2))
+        return out.reshape([batch, channels] + self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

@@ -21,7 +21,7 @@ All of them take batch-first tensors (``[batch, time, features]``) and work with
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -64,7 +64,7 @@ class RecurrentLayer(nn.Module):
 
     def __init__(self, kind: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bidirectional: bool = False, dropout: float = 0.0, bias: bool = True,
-                 last: bool = False, nonlinearity: str = "tanh"):
+                 last: bool = False, nonlinearity: str = "tanh", recurrent_scale: Optional[float] = None):
         super().__init__()
         if kind == "rnn":
             self.rnn = nn.RNN(input_size, hidden_size, num_layers, nonlinearity=nonlinearity, bias=bias,
@@ -74,6 +74,8 @@ class RecurrentLayer(nn.Module):
                               dropout=dropout, bidirectional=bidirectional)
         else:
             raise ValueError(f"unknown recurrent layer {kind!r}; expected 'rnn' or 'gru'")
+        if recurrent_scale is not None:
+            set_recurrent_scale(self.rnn, recurrent_scale)
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.directions = 2 if bidirectional else 1
@@ -123,6 +125,15 @@ class LSTMLayer(nn.Module):
         if self.last:
             return hidden, hidden, cell
         return out, hidden, cell
+
+
+@torch.no_grad()
+def set_recurrent_scale(rnn: nn.RNNBase, scale: float) -> None:
+    """Every ``W_hh`` a random orthogonal matrix times ``scale``: all its singular values,
+    and so its spectral radius, equal ``scale`` (Saxe et al. 2014; Le et al. 2015)."""
+    for name, param in rnn.named_parameters():
+        if name.startswith("weight_hh"):
+            nn.init.orthogonal_(param, gain=scale)
 
 
 @torch.no_grad()
@@ -188,10 +199,11 @@ class TransformerEncoderLayer(nn.Module):
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int, dropout: float = 0.1,
                  activation: str = "relu", norm_first: bool = False, bias: bool = True,
-                 causal: bool = False):
+                 causal: bool = False, layer_norm_eps: float = 1e-5):
         super().__init__()
         self.layer = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation,
-                                                batch_first=True, norm_first=norm_first, bias=bias)
+                                                layer_norm_eps=layer_norm_eps, batch_first=True,
+                                                norm_first=norm_first, bias=bias)
         self.causal = causal
 
     def forward(self, x: Tensor) -> Tensor:
@@ -238,6 +250,39 @@ class LearnedPositionalEncoding(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.dropout(x + self.table.narrow(0, 0, x.size(1)))
+
+
+@keeps_arguments
+class ClassToken(nn.Module):
+    """Prepends ``count`` trained vectors to every sequence: ``[B, T, E] -> [B, count+T, E]``.
+
+    Initialized as timm's VisionTransformer does (``init_weights``): normal with std 1e-6,
+    in effect zeros (the original ViT code starts from zeros) that are not all equal.
+    """
+
+    def __init__(self, dim: int, count: int = 1):
+        super().__init__()
+        self.token = nn.Parameter(torch.empty(count, dim))
+        nn.init.normal_(self.token, std=1e-6)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([self.token.unsqueeze(0).expand(x.size(0), -1, -1), x], dim=1)
+
+
+@keeps_arguments
+class PositionEmbedding(nn.Module):
+    """Adds one trained tensor of the per-sample ``shape`` to every sample.
+
+    Initialized as timm's ``pos_embed``: truncated normal with std 0.02.
+    """
+
+    def __init__(self, shape: List[int]):
+        super().__init__()
+        self.table = nn.Parameter(torch.empty([int(d) for d in shape]))
+        nn.init.trunc_normal_(self.table, std=0.02)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.table
 
 
 # --- pooling over time --------------------------------------------------------------------

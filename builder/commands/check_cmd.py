@@ -18,16 +18,22 @@ def add_parser(subparsers) -> None:
     parser.add_argument("graph", nargs="+", help="graph YAML file(s)")
     parser.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only problems and totals")
+    parser.add_argument("--expand-repeats", action="store_true",
+                        help="a row per repetition of each repeated node (its varying values, shape and cost)")
     parser.add_argument("--batch-size", type=int, metavar="N",
                         help="estimate training memory at this batch size (default: the graph's, else 64)")
+    parser.add_argument("--init", metavar="SRC", help="list what the weights in SRC (run folder, bundle, .safetensors, "
+                                                      ".pth) would load into each node (docs/transfer.md)")
 
 
 def run(args) -> int:
-    return run_check(args.graph, as_json=args.json, quiet=args.quiet, batch_size=args.batch_size)
+    return run_check(args.graph, as_json=args.json, quiet=args.quiet, batch_size=args.batch_size,
+                     expand_repeats=args.expand_repeats, init=args.init)
 
 
-def _rows(analysis: Analysis) -> list[tuple]:
+def _rows(analysis: Analysis, expand_repeats: bool = False) -> list[tuple]:
     from blocks import format_shape
+    from builder.repeat_expand import RepeatBlock, repetitions
     from builder.textreport import human
 
     rows = []
@@ -38,8 +44,12 @@ def _rows(analysis: Analysis) -> list[tuple]:
             shape = "  ".join(f"{port}={format_shape(s)}" for port, s in outputs.items())
         else:
             shape = format_shape(info.shape) if info.ok else "?"
-        rows.append((node_id, node.block or f"graph:{node.graph}", shape,
+        kind = (node.block or f"graph:{node.graph}") + (f" x{info.block.count}" if isinstance(info.block, RepeatBlock) else "")
+        rows.append((node_id, kind + ("" if node.enabled else " (off)"), shape,
                      f"{info.cost.params:,}", human(info.cost.macs) if info.cost.macs else "0"))
+        for name, values, step in repetitions(analysis, node_id) if expand_repeats else ():
+            rows.append((f"  {name}", values, format_shape(next(iter(step.outputs.values()))),
+                         f"{step.cost.params:,}", human(step.cost.macs) if step.cost.macs else "0"))
     return rows
 
 
@@ -85,7 +95,8 @@ def memory_problems(analysis: Analysis, batch_size: int | None = None) -> tuple[
     return entry, problems
 
 
-def check_one(path: str, *, as_json: bool, quiet: bool, batch_size: int | None = None) -> tuple[bool, dict]:
+def check_one(path: str, *, as_json: bool, quiet: bool, batch_size: int | None = None,
+              expand_repeats: bool = False, init: str | None = None) -> tuple[bool, dict]:
     from builder.analysis import analyze
     from builder.errors import GraphError
     from builder.memory import size_text
@@ -98,29 +109,45 @@ def check_one(path: str, *, as_json: bool, quiet: bool, batch_size: int | None =
         return False, _as_json(path, None, err.problems)
     analysis = analyze(graph)
     memory, memory_warnings = memory_problems(analysis, batch_size) if analysis.ok else ({}, [])
-    report = _as_json(path, analysis, analysis.problems + memory_warnings)
+    from builder.training.transfer_report import transfer_check  # frozen parameters; what --init would load
+
+    transfer, transfer_problems, transfer_lines = transfer_check(analysis, init) if analysis.ok else ({}, [], [])
+    report = {**_as_json(path, analysis, analysis.problems + memory_warnings + transfer_problems), **transfer}
+    if expand_repeats:
+        from builder.repeat_expand import repetitions
+
+        for node_id, entry in report["nodes"].items():
+            steps = repetitions(analysis, node_id)
+            if steps:
+                entry["repetitions"] = [{"name": name, "outputs": {k: list(v) for k, v in step.outputs.items()},
+                                         "params": step.cost.params, "macs": step.cost.macs}
+                                        for name, _, step in steps]
     if memory:
         report["memory"] = memory
     if not as_json:
         if not quiet:
             title = f"{path}: {graph.name}" + (f" - {graph.description}" if graph.description else "")
             print(title)
-            print(table(["node", "block", "output shape", "params", "MACs"], _rows(analysis), right=(3, 4)))
+            print(table(["node", "block", "output shape", "params", "MACs"], _rows(analysis, expand_repeats), right=(3, 4)))
         total = analysis.total
         print(f"total: {total.params:,} parameters, {total.macs:,} multiply-accumulates ({human(total.macs)}) per sample")
         if memory:
             print(f"memory: weights {size_text(memory['weights_bytes'])}; training at batch {memory['batch_size']} "
                   f"({memory['optimizer']}) about {size_text(memory['training_bytes'])}")
-    return analysis.ok, report
+        if transfer_lines:
+            print("\n".join(transfer_lines))
+    return analysis.ok and not any(p.is_error for p in transfer_problems), report
 
 
-def run_check(paths: list[str], *, as_json: bool = False, quiet: bool = False, batch_size: int | None = None) -> int:
+def run_check(paths: list[str], *, as_json: bool = False, quiet: bool = False, batch_size: int | None = None,
+              expand_repeats: bool = False, init: str | None = None) -> int:
     """Exit status 0 when every file is valid (warnings allowed), 1 otherwise."""
     from builder.errors import Problem
 
     all_ok, reports = True, []
     for path in paths:
-        ok, report = check_one(path, as_json=as_json, quiet=quiet, batch_size=batch_size)
+        ok, report = check_one(path, as_json=as_json, quiet=quiet, batch_size=batch_size,
+                               expand_repeats=expand_repeats, init=init)
         all_ok &= ok
         reports.append(report)
         if not as_json:

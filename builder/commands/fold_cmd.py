@@ -1,7 +1,8 @@
 """``modelbuilder fold GRAPH [--min-size N] [--min-count N] [--only N,M] [--write OUT.yaml]
-[--parts DIR]``: list the runs of repeated structure in a flat graph and, with ``--write``,
-fold them into composites (a part file per kind of copy), proven to compute the same
-function before anything is written."""
+[--parts DIR] [--each]``: list the runs of repeated structure in a flat graph and, with
+``--write``, fold each run into one repeated node of a part file (``repeat: N``; with
+``--each`` one composite node per copy), proven to compute the same function before
+anything is written."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ NAME = "fold"
 
 def add_parser(subparsers) -> None:
     add_arguments(subparsers.add_parser(
-        NAME, help="find runs of repeated structure in a flat graph and fold them into composites"))
+        NAME, help="find runs of repeated structure in a flat graph and fold them into repeated nodes"))
 
 
 def run(args) -> int:
@@ -35,6 +36,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--write", metavar="OUT.yaml",
                         help="write the folded graph here and its part files (then check it computes the same)")
     parser.add_argument("--parts", metavar="DIR", help="folder for the part files (default: parts/ beside OUT)")
+    parser.add_argument("--each", action="store_true",
+                        help="one composite node per copy, instead of one node 'repeat: N' per run")
 
 
 def _fail(message: str, hint: str | None = None, problems: list[Problem] | None = None) -> int:
@@ -84,7 +87,7 @@ def run_fold(args) -> int:
         print(f"{args.graph}: no repeated structure found (at least {args.min_count} copies of at least "
               f"{args.min_size} node{'s' * (args.min_size != 1)}): looked for {WHAT}")
         return 1 if args.write else 0
-    folded_away = sum(r.count * (r.size - 1) for r in repeats)
+    folded_away = sum(r.count * (r.size - 1) if args.each else r.count * r.size - 1 for r in repeats)
     print(f"{args.graph}: {len(repeats)} run{'s' * (len(repeats) != 1)} of repeated structure; folding all "
           f"would take {len(graph.nodes)} nodes to {len(graph.nodes) - folded_away}")
     for number, repeat in enumerate(repeats, start=1):
@@ -101,15 +104,15 @@ def run_fold(args) -> int:
         print(f"error: {chosen}", file=sys.stderr)
         return 2
     return _write(graph, [repeats[i] for i in sorted(chosen)], Path(args.write),
-                  Path(args.parts) if args.parts else Path(args.write).parent / "parts")
+                  Path(args.parts) if args.parts else Path(args.write).parent / "parts", not args.each)
 
 
-def _write(graph, repeats: list, out: Path, parts: Path) -> int:
+def _write(graph, repeats: list, out: Path, parts: Path, repeat_nodes: bool = True) -> int:
     from builder.analysis import analyze
     from builder.folding import TOLERANCE, check_fold, fold_all
     from builder.yaml_format import load_graph
 
-    result = fold_all(graph, repeats, parts, graph_path=out)
+    result = fold_all(graph, repeats, parts, graph_path=out, repeat=repeat_nodes)
     try:
         difference = check_fold(graph, result)
     except GraphError as err:

@@ -26,11 +26,15 @@ def add_parser(subparsers) -> None:
     train = subparsers.add_parser(NAME, help="train a graph into a run folder (settings from its training section)")
     train.add_argument("graph", nargs="?", help="graph YAML file (not needed with --resume)")
     _setting_flag(train, "--epochs", help="total epochs (with --resume: train up to this many in all)")
+    _setting_flag(train, "--max-steps", metavar="N",
+                  help="stop after N optimizer steps in all and validate once: see that a big network trains")
     _setting_flag(train, "--batch-size", help="samples per step")
     _setting_flag(train, "--lr", help="learning rate")
     _setting_flag(train, "--optimizer")
     _setting_flag(train, "--device")
     _setting_flag(train, "--seed")
+    _setting_flag(train, "--tbptt", metavar="K",
+                  help="truncated backpropagation through time in chunks of K steps (0: full; docs/sequences.md)")
     train.add_argument("--data", help="dataset name, overriding the graph's (e.g. digits)")
     train.add_argument("--out", help="run folder (default runs/<graph>-<time>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped, crashed or finished run")
@@ -46,6 +50,10 @@ def add_parser(subparsers) -> None:
     train.add_argument("--json-events", action="store_true", help="write the event stream as JSON lines on stdout")
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-epoch lines")
     _setting_flag(train, "--compile", help="torch.compile the model (slower start, faster steps on a GPU)")
+    _setting_flag(train, "--init", metavar="PATH", help="start from these weights, matched by node id: a run folder, "
+                  "bundle, .safetensors or .pth state_dict (replaces the training section's init: from; docs/transfer.md)")
+    train.add_argument("--no-estimate", dest="estimate", action="store_false", default=None,
+                       help="start at once, without timing a warm-up step to estimate the epoch's time and memory")
     train.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=None,
                        help="write no TensorBoard event files into the run folder (setting tensorboard: false)")
     train.add_argument("--mlflow", action="store_true",
@@ -98,6 +106,7 @@ class ProgressPrinter:
                 from tqdm import tqdm
 
                 total = self.epochs * event["steps_per_epoch"]
+                total = min(total, event["settings"].get("max_steps") or total)
                 self.bar = tqdm(total=total, initial=event["start_step"], unit="step", dynamic_ncols=True,
                                 file=sys.stderr, leave=False)
         elif kind == "step" and self.bar is not None:
@@ -114,9 +123,19 @@ class ProgressPrinter:
                 parts.append(f"| val loss {event['val_loss']:.4f}")
             if event.get("val_accuracy") is not None:
                 parts.append(f"acc {100 * event['val_accuracy']:.1f}%")
+            if event.get("val_exact_match") is not None:  # a decoder fed its own tokens (docs/sequences.md)
+                parts.append(f"generated {100 * event['val_generated_accuracy']:.1f}% "
+                             f"exact {100 * event['val_exact_match']:.1f}%")
+            for key, name in (("val_mean_iou", "mIoU"), ("val_box_iou", "box IoU")):
+                if event.get(key) is not None:
+                    parts.append(f"{name} {event[key]:.3f}")
             if event.get("samples_per_s"):
                 parts.append(f"| {event['samples_per_s']:,.0f} samples/s")
             self.write("  ".join(parts))
+        elif kind == "estimate":
+            from builder.training.estimate import estimate_line
+
+            self.write(estimate_line(event))
         elif kind == "warning":
             node = f"node '{event['node']}': " if event.get("node") else ""
             self.write(f"warning: {node}{event['message']}", err=True)
@@ -143,12 +162,17 @@ def _load(args) -> tuple[Any, dict, RunFolder, bool]:
     from builder.training.engine import TrainingError
     from builder.training.runs import RunFolder
     from builder.training.settings import resolve_settings
+    from builder.training.transfer_settings import init_override
     from builder.yaml_format import load_graph
 
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
                  "device": args.device, "seed": args.seed, "data": args.data,
                  "compile": getattr(args, "compile", None), "checkpoint_every": getattr(args, "checkpoint_every", None),
-                 "threads": getattr(args, "threads", None), "tensorboard": getattr(args, "tensorboard", None)}
+                 "threads": getattr(args, "threads", None), "tensorboard": getattr(args, "tensorboard", None),
+                 "max_steps": getattr(args, "max_steps", None), "estimate": getattr(args, "estimate", None),
+                 "tbptt": getattr(args, "tbptt", None)}
+    if getattr(args, "init", None) and args.resume:
+        raise TrainingError("--init starts a new run from other weights; a resumed run continues from its checkpoint")
     if args.resume:
         return (*_resumed_run(Path(args.resume), overrides), True)
     if getattr(args, "checkpoint", None):
@@ -156,6 +180,9 @@ def _load(args) -> tuple[Any, dict, RunFolder, bool]:
     if not args.graph:
         raise TrainingError("give a graph file to train, or --resume RUN_DIR")
     graph = _snapshot(args.graph, args.graph_source) if getattr(args, "graph_source", None) else load_graph(args.graph)
+    overrides["data"] = _data_override(args.data, (graph.training or {}).get("data"))
+    overrides["init"] = init_override((graph.training or {}).get("init"), getattr(args, "init", None) and
+                                      str(Path(args.init).expanduser().resolve()))  # the flag's path is the shell's
     settings = resolve_settings(graph.training, overrides)
     if args.out:
         root = Path(args.out)
@@ -174,6 +201,13 @@ def _load(args) -> tuple[Any, dict, RunFolder, bool]:
     return graph, settings, RunFolder(root), False
 
 
+def _data_override(name: str | None, declared: Any) -> str | None:
+    """``--data NAME``, or None when NAME is the source the graph already declares, so that the
+    declared options (limit, samples ...) stand: the app passes the data set it shows."""
+    declared_name = declared.get("name") if isinstance(declared, dict) else declared
+    return None if name == declared_name else name
+
+
 def _snapshot(path: str, source: str) -> Any:
     """The graph in ``path`` (a snapshot of an editor's document), with relative paths read
     against ``source``, the document's own file, which the run then records as its source."""
@@ -190,6 +224,7 @@ def _snapshot(path: str, source: str) -> Any:
 def _resumed_run(root: Path, overrides: dict) -> tuple[Any, dict, RunFolder]:
     """The graph and settings a run folder was trained with; TrainingError if it is not one."""
     from builder.training.checkpoint_store import has_checkpoint
+    from builder.training.run_files import run_graph_path
     from builder.training.engine import TrainingError
     from builder.training.runs import RunFolder
     from builder.training.settings import resolve_settings
@@ -208,12 +243,16 @@ def _resumed_run(root: Path, overrides: dict) -> tuple[Any, dict, RunFolder]:
                             "Stop button) or wrote a mid-epoch checkpoint (checkpoint_every)")
     try:
         saved = run.read_json(run.settings)
-        source = saved["graph_source"]
-        settings = saved["settings"]
+        if "graph_source" not in saved:  # every run's settings.json names it
+            raise KeyError("graph_source")
+        # a quick run's step limit is not inherited: resuming it trains on (give --max-steps again to limit)
+        settings = {key: value for key, value in saved["settings"].items() if key != "max_steps"}
+        overrides["data"] = _data_override(overrides.get("data"), settings.get("data"))
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise TrainingError(f"{run.settings}: cannot read the run's settings ({err})") from None
-    # relative paths (data files, composite blocks) resolve against the original file
-    graph = parse_graph(run.graph.read_text(encoding="utf-8"), source or str(run.graph))
+    # the graph files it uses come from the run folder (older runs: beside the original
+    # file); relative data paths from the folder the run recorded (the trainer reads it)
+    graph = parse_graph(run.graph.read_text(encoding="utf-8"), run_graph_path(run.root, saved))
     return graph, resolve_settings(settings, overrides), run
 
 
@@ -347,7 +386,11 @@ def _report(summary: dict, run: RunFolder, plots: list[Path]) -> None:
     final = summary["final"]
     bits = []
     if final.get("val_accuracy") is not None:
-        bits.append(f"validation accuracy {100 * final['val_accuracy']:.1f}%")
+        pixels = "pixel " if summary.get("task") == "segmentation" else ""
+        bits.append(f"validation {pixels}accuracy {100 * final['val_accuracy']:.1f}%")
+    for key, name in (("val_mean_iou", "mean IoU"), ("val_box_iou", "box IoU")):
+        if final.get(key) is not None:
+            bits.append(f"{name} {final[key]:.3f}")
     if final.get("val_loss") is not None:
         bits.append(f"validation loss {final['val_loss']:.4f}")
     rate = f", {summary['samples_per_s']:,.0f} samples/s" if summary.get("samples_per_s") else ""

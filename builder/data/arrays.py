@@ -35,7 +35,7 @@ class ArrayData(Dataset):
     """
 
     inputs: list[torch.Tensor]
-    targets: torch.Tensor
+    targets: torch.Tensor  # or a builder.data.targets.Targets: several named targets, indexed alike
 
     def __post_init__(self) -> None:
         sizes = {len(t) for t in self.inputs} | {len(self.targets)}
@@ -73,12 +73,17 @@ class TaskData:
 
     train: ArrayData | Dataset
     val: ArrayData | Dataset | None
-    kind: str  # "classification" (also per-step labels) or "regression"
+    # "classification" (also per-step labels), "segmentation" (classes on the channel axis),
+    # "regression", or "multi_output" (a graph with several outputs: see ``outputs``)
+    kind: str
     num_classes: int | None
     class_names: list[str] | None
     normalization: dict | None
     augment: Augment | None
     description: str
+    # what each graph output learns (builder/data/targets.py OutputTask, by output node), in
+    # the outputs' order; targets are then one tensor, or a Targets of several by name
+    outputs: dict | None = None
 
 
 def format_shape(shape) -> str:

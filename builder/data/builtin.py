@@ -15,8 +15,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from blocks.params import Int
+from blocks.params import Int, Ints
+from builder.data import captions, shapes, stroke_letters, text_corpus
 from builder.data.arrays import count
+from builder.data.errors import DataError
 from builder.data.images import fit_images, image_layout
 from builder.data.source import IMAGE_OPTIONS, Context, Samples, Source
 
@@ -48,21 +50,37 @@ def load_digits(options: dict[str, Any], ctx: Context) -> Samples:
     Images are scaled to [0, 1], resized (bilinear) to the graph input's height and width
     (``[1, 32, 32]`` for LeNet-5), repeated to 3 channels for an RGB input or flattened for a
     ``[64]`` input, and standardized with the training split's mean and std.
-    Options: ``normalize`` (default true), ``augment`` ({flip, crop}), ``limit``, ``val_split``.
+    Options: ``normalize`` (default true), ``augment`` ({flip, crop}), ``limit``, ``val_split``,
+    ``classes`` (keep only these digits, labelled 0, 1, ... in the order given: [5, 6, 7, 8, 9]
+    is a 5-class task whose class names are the digits; the transfer demo uses it).
     """
     ctx.require_inputs(["images"])
-    layout = image_layout(ctx.inputs[0], "digits")
+    try:
+        layout = image_layout(ctx.inputs[0], "digits")
+    except DataError:  # say which shapes would do: digits fit any image input
+        raise ctx.shape_error(ctx.inputs[0], "images: [1, H, W] or [3, H, W], [H, W] or a flat [S*S], float32 "
+                                             "(its 8x8 digits are resized to them)") from None
     pixels, labels = digits_arrays(ctx)
     images = pixels.float().div(16.0).reshape(-1, 1, 8, 8)  # in [0, 1]
+    digits = list(options.get("classes") or range(10))
+    if len(set(digits)) != len(digits):
+        raise ctx.fail(f"classes: {digits} names a digit twice", hint="list each digit once")
+    if len(digits) < 10:
+        relabel = torch.full((10,), -1, dtype=torch.long)
+        relabel[torch.tensor(digits)] = torch.arange(len(digits))
+        keep = relabel[labels] >= 0
+        images, labels = images[keep], relabel[labels[keep]]
     if ctx.limit:
         images, labels = images[:ctx.limit], labels[:ctx.limit]
     what = f"digits (scikit-learn, {count(len(labels))} images 8x8"
+    if len(digits) < 10:
+        what += f" of the digits {', '.join(map(str, digits))}"
     if (layout.height, layout.width) != (8, 8):
         what += f" resized to {layout.size_text}"
     if layout.channels == 3:
         what += ", repeated to 3 channels"
     return Samples([fit_images(images, layout)], labels, "classification", what + ")", "digits",
-                   class_names=[str(i) for i in range(10)], images=True, scale=16.0)
+                   class_names=[str(d) for d in digits], images=True, scale=16.0)
 
 
 def _sequence_input(ctx: Context, options: dict[str, Any]) -> tuple[int, int | None]:
@@ -216,7 +234,8 @@ _LENGTH = Int(None, optional=True, min=1, doc="sequence length (default: the gra
 
 SOURCES = [
     Source("digits", "scikit-learn's 1,797 handwritten digits (8x8, 10 classes), resized to the input",
-           load_digits, dict(IMAGE_OPTIONS)),
+           load_digits, dict(IMAGE_OPTIONS, classes=Ints(None, optional=True, min=0, max=9, doc=(
+               "keep only these digits, labelled 0, 1, ... in this order (e.g. [5, 6, 7, 8, 9])")))),
     Source("first_token", "synthetic: classify a sequence by its first symbol (needs long memory)",
            load_first_token,
            {"vocab": Int(None, optional=True, min=2, doc="symbols (default min(8, output size))"),
@@ -234,3 +253,6 @@ SOURCES = [
                                                            "(default: the output size)"),
             "samples": _SAMPLES, "length": _LENGTH}),
 ]
+SOURCES += captions.SOURCES + text_corpus.SOURCES  # decoder tasks (docs/sequences.md), in their own modules
+SOURCES += shapes.SOURCES  # dense prediction and localization (docs/data.md)
+SOURCES += stroke_letters.SOURCES  # invented letters for few-shot transfer learning (docs/transfer.md)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from blocks.suggest import did_you_mean  # noqa: F401 - the data sources' name for it
+from builder.errors import HintedError
 
 
-class DataError(Exception):
+class DataError(HintedError):
     """Data that cannot be used with the graph: which file (and line), what is wrong, a hint.
 
     ``str(err)`` reads ``data.csv:5: column 'width' has 'abc', not a number`` followed by an
@@ -16,9 +17,8 @@ class DataError(Exception):
                  line: int | None = None):
         self.message = message
         self.file = file
-        self.hint = hint
         self.line = line
-        super().__init__(self.__str__())
+        super().__init__(message, hint)
 
     def location(self) -> str | None:
         if self.file is None:

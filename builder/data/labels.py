@@ -1,8 +1,9 @@
 """Targets from user data (npz arrays, CSV columns): classes or regression values.
 
 ``task: auto`` decides as a user would expect: an output of size 1 means regression;
-text, booleans and whole numbers with one label per output row mean classes; anything
-else is regression. Text labels become class ids in sorted order (``class_names``).
+text, booleans and whole numbers with one label per output row (``[T]`` for an output
+``[T, C]``) or position (masks ``[H, W]`` for an output ``[C, H, W]``) mean classes;
+anything else is regression. Text labels become class ids in sorted order (``class_names``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from builder.data.errors import DataError
+from builder.data.targets import CHANNELS, class_axis
 
 TASKS = ("auto", "classification", "regression")
 
@@ -37,8 +39,10 @@ def targets_from_array(y: np.ndarray, output_shape: tuple[int, ...], task: str, 
     per_sample = tuple(y.shape[1:])
     whole = y.dtype.kind in "biu" or bool(np.all(np.mod(y, 1) == 0))
     if task == "auto":
-        one_label_per_row = per_sample == tuple(output_shape[:-1]) or (per_sample == (1,) and len(output_shape) == 1)
-        classes = whole and one_label_per_row and (output_shape[-1] if output_shape else 1) > 1
+        axis = class_axis(per_sample, tuple(output_shape))
+        one_label_per_row = axis is not None or (per_sample == (1,) and len(output_shape) == 1)
+        scores = output_shape[0] if axis == CHANNELS else (output_shape[-1] if output_shape else 1)
+        classes = whole and one_label_per_row and scores > 1
         task = "classification" if classes else "regression"
     if task == "regression":
         return torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)), "regression", None

@@ -15,6 +15,7 @@ from builder.data.augment import make_augment
 from builder.data.errors import DataError, did_you_mean
 from builder.data.normalize import apply_normalization, fit_normalization
 from builder.data.source import COMMON, Context, Samples, Source
+from builder.data.targets import OutputSpec, OutputTask, Targets, match_outputs
 
 SOURCES: dict[str, Source] = {s.name: s for s in builtin.SOURCES + patterns.SOURCES + files.SOURCES
                               + folder.SOURCES + torchvision_data.SOURCES}
@@ -62,38 +63,32 @@ def check_inputs(samples: Samples, inputs: list[InputSpec]) -> None:
 
 
 def check_targets(samples: Samples, output_shape: tuple[int, ...]) -> Samples:
-    """Targets that fit the graph's output: class ids in range, one per output row, or
-    regression values of the output's shape (``[N]`` becomes ``[N, 1]`` for an output ``[1]``)."""
-    targets, where = samples.targets, samples.where
-    output = tuple(output_shape)
-    if samples.kind == "classification":
-        if not output:
-            raise DataError("class labels need an output with one score per class, but the graph's output "
-                            "is a single number", file=where)
-        rows, classes = output[:-1], output[-1]
-        if tuple(targets.shape[1:]) != rows:
-            raise DataError(f"the labels have per-sample shape {format_shape(targets.shape[1:])} but the "
-                            f"graph's output {format_shape(output)} scores {classes} classes per "
-                            f"{'sample' if not rows else 'position of ' + format_shape(rows)}",
-                            file=where, hint=f"classification needs labels of shape {format_shape(rows)}")
-        if len(targets):
-            top = int(targets.max())
-            if top >= classes:
-                named = samples.class_names and len(samples.class_names) > top
-                raise DataError(
-                    f"labels go up to {top}" + (f" ({len(samples.class_names)} classes)" if named else "")
-                    + f" but the graph's output has {classes} values per "
-                    + ("sample" if not rows else "position"), file=where,
-                    hint=f"give the last layer at least {top + 1} outputs (e.g. linear out_features: {top + 1})")
-        return samples
-    if tuple(targets.shape[1:]) != output:
-        if targets.dim() == 1 and output == (1,):
-            targets = targets.unsqueeze(1)
-        else:
-            raise DataError(f"the regression targets have per-sample shape {format_shape(targets.shape[1:])} "
-                            f"but the graph's output is {format_shape(output)}", file=where)
-    samples.targets = targets.float()
-    return samples
+    """Targets that fit a graph's one output ``output_shape``: class ids in range, one per
+    output row or position, or regression values of the output's shape (``[N]`` becomes
+    ``[N, 1]`` for an output ``[1]``). DataError otherwise."""
+    return fit_targets(samples, [OutputSpec("", tuple(output_shape))])[0]
+
+
+def fit_targets(samples: Samples, outputs: list[OutputSpec]) -> tuple[Samples, dict[str, OutputTask]]:
+    """``samples`` with targets ready for training, and what each of ``outputs`` learns
+    (builder/data/targets.py); DataError naming the output and the shapes otherwise."""
+    def prepared(t: torch.Tensor, kind: str | None) -> torch.Tensor:
+        if kind == "classification" or (kind is None and not t.is_floating_point()):
+            return t.long()
+        return t.float()
+
+    if isinstance(samples.targets, dict):
+        kinds = samples.target_kinds or {}
+        targets = {k: prepared(t, "regression" if kinds.get(k) == "box" else None) for k, t in samples.targets.items()}
+    else:
+        targets = prepared(samples.targets, samples.kind)
+    tasks = match_outputs(targets, outputs, samples.where, samples.target_kinds, samples.class_names)
+    if isinstance(targets, torch.Tensor) and targets.dim() == 1 and targets.is_floating_point():
+        trained = [outputs[i] for i, t in enumerate(tasks.values()) if t.trained]
+        if trained and trained[0].shape == (1,):
+            targets = targets.unsqueeze(1)  # regression values [N] for an output [1]
+    samples.targets = targets
+    return samples, tasks
 
 
 def split_indices(n: int, val_split: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,10 +101,12 @@ def split_indices(n: int, val_split: float, seed: int) -> tuple[torch.Tensor, to
     return order[n_val:].sort().values, order[:n_val].sort().values
 
 
-def load_data(spec: Mapping[str, Any] | str, inputs: list[InputSpec], output_shape: tuple[int, ...], *,
+def load_data(spec: Mapping[str, Any] | str, inputs: list[InputSpec],
+              output_shape: tuple[int, ...] | list[OutputSpec], *,
               seed: int = 0, val_split: float = 0.2, base_dir: Path = Path(".")) -> TaskData:
     """The data set ``spec`` (the graph's ``training.data``, e.g. ``{name: digits}``) prepared
-    for a graph with these ``inputs`` (forward-argument order) and per-sample ``output_shape``.
+    for a graph with these ``inputs`` (forward-argument order) and per-sample ``output_shape``
+    (or, for a graph with several outputs, an :class:`OutputSpec` for each).
 
     Raises DataError, before any training, for an unknown source or option, a missing or
     unreadable file, or data that does not fit the graph (shapes, dtypes, label range, NaN).
@@ -129,25 +126,27 @@ def load_data(spec: Mapping[str, Any] | str, inputs: list[InputSpec], output_sha
     options = check_options(source, spec)
     inputs = [s if isinstance(s, InputSpec) else InputSpec(*s) for s in inputs]
     inputs = [InputSpec(s.node, tuple(int(d) for d in s.shape), s.dtype) for s in inputs]
-    output_shape = tuple(int(d) for d in output_shape)
-    ctx = Context(source.name, inputs, output_shape, seed, Path(base_dir), options["limit"])
+    outputs = output_specs(output_shape)
+    primary = next((o for o in outputs if o.trained is not False), outputs[0])
+    ctx = Context(source.name, inputs, primary.shape, seed, Path(base_dir), options["limit"],
+                  {o.node: o.shape for o in outputs})
     samples = source.load(options, ctx)
     if options["limit"] and len(samples) > options["limit"]:
         samples = samples.head(options["limit"])
     if len(samples) == 0:
         raise DataError("holds no samples", file=samples.where)
     check_inputs(samples, inputs)
-    samples = check_targets(samples, output_shape)
+    samples, tasks = fit_targets(samples, outputs)
     val_samples = samples.val
     if val_samples is not None:
         check_inputs(val_samples, inputs)
-        val_samples = check_targets(val_samples, output_shape)
+        val_samples, _ = fit_targets(val_samples, outputs)
 
-    train = ArrayData(samples.inputs, samples.targets)
+    train = ArrayData(samples.inputs, _stacked(samples.targets))
     val: ArrayData | None = None
     share = options["val_split"] if options["val_split"] is not None else val_split
     if val_samples is not None:
-        val = ArrayData(val_samples.inputs, val_samples.targets)
+        val = ArrayData(val_samples.inputs, _stacked(val_samples.targets))
     elif share > 0:
         if len(samples) < 2:
             raise DataError(f"only {len(samples)} sample: too few to hold some out for validation",
@@ -167,12 +166,25 @@ def load_data(spec: Mapping[str, Any] | str, inputs: list[InputSpec], output_sha
         raise DataError(f"{source.name}: augment needs an image input [C, H, W], but the graph's input "
                         f"{inputs[0].node!r} is {format_shape(inputs[0].shape)}")
 
-    classes = None
-    if samples.kind == "classification":
-        classes = len(samples.class_names) if samples.class_names else output_shape[-1]
+    task = next((t for t in tasks.values() if t.trained), None)
+    kind = (task.kind if task is not None else samples.kind) if len(tasks) == 1 else "multi_output"
+    classes, names = None, None
+    if task is not None and task.kind in ("classification", "segmentation"):
+        names = samples.class_names
+        classes = len(names) if names else task.num_classes
     description = f"{samples.what}: {count(len(train))} train / {count(len(val)) if val is not None else 0} val"
     if augment is not None:
         description += f", augmented with {augment.describe()}"
-    return TaskData(train=train, val=val, kind=samples.kind, num_classes=classes,
-                    class_names=samples.class_names if samples.kind == "classification" else None,
-                    normalization=normalization, augment=augment, description=description)
+    return TaskData(train=train, val=val, kind=kind, num_classes=classes, class_names=names,
+                    normalization=normalization, augment=augment, description=description, outputs=tasks)
+
+
+def output_specs(output_shape: tuple[int, ...] | list[OutputSpec]) -> list[OutputSpec]:
+    """``load_data``'s outputs: OutputSpecs as given, or one unnamed output of that shape."""
+    if output_shape and all(isinstance(o, OutputSpec) for o in output_shape):
+        return list(output_shape)  # type: ignore[arg-type]
+    return [OutputSpec("", tuple(int(d) for d in output_shape))]  # type: ignore[union-attr]
+
+
+def _stacked(targets: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor | Targets:
+    return Targets(targets) if isinstance(targets, dict) else targets

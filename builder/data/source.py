@@ -26,8 +26,10 @@ class Samples:
     """What a loader returns: every sample, before splitting and normalization."""
 
     inputs: list[torch.Tensor]  # one per graph input, already in the input's shape and dtype
-    targets: torch.Tensor  # int64 class ids or float32 regression targets
-    kind: str  # "classification" or "regression"
+    # int64 class ids or float32 regression targets; or several by name, for graphs with
+    # several outputs (builder/data/targets.py matches them to the outputs)
+    targets: torch.Tensor | dict[str, torch.Tensor]
+    kind: str  # "classification" or "regression"; "multi" for a dict of targets (their dtypes say)
     what: str  # the data in words, e.g. "digits (scikit-learn, 1,797 images 8x8)"
     where: str  # the file or source name that messages point to
     names: list[str] | None = None  # what the source calls each input (npz keys), for messages
@@ -35,14 +37,21 @@ class Samples:
     images: bool = False  # input 0 holds images: per-channel statistics, augmentation apply
     scale: float = 1.0  # raw values were divided by this (16 for digits, 255 for pixels)
     val: Samples | None = None  # a validation split the source itself defines (a test set)
+    target_kinds: dict[str, str] | None = None  # what named targets are, where not told by dtype ({"box": "box"})
 
     def __len__(self) -> int:
-        return len(self.targets)
+        return len(self.first_target)
+
+    @property
+    def first_target(self) -> torch.Tensor:
+        return next(iter(self.targets.values())) if isinstance(self.targets, dict) else self.targets
 
     def head(self, n: int) -> Samples:
         """The first ``n`` samples (the ``limit`` option)."""
-        return Samples([x[:n] for x in self.inputs], self.targets[:n], self.kind, self.what, self.where,
-                       self.names, self.class_names, self.images, self.scale, self.val)
+        targets = ({k: t[:n] for k, t in self.targets.items()} if isinstance(self.targets, dict)
+                   else self.targets[:n])
+        return Samples([x[:n] for x in self.inputs], targets, self.kind, self.what, self.where,
+                       self.names, self.class_names, self.images, self.scale, self.val, self.target_kinds)
 
 
 @dataclass
@@ -55,6 +64,7 @@ class Context:
     seed: int = 0
     base_dir: Path = Path(".")
     limit: int | None = None
+    outputs: dict[str, tuple[int, ...]] = field(default_factory=dict)  # every output's shape, by node
 
     def generator(self, stream: int = 0) -> torch.Generator:
         """A generator fixed by the seed; ``stream`` keeps independent uses apart."""

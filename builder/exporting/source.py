@@ -22,6 +22,7 @@ from builder.exporting.trained import (  # noqa: F401 - PortInfo re-exported
 from builder.graph import Graph
 from builder.training.checkpoint import CheckpointError
 from builder.training.checkpoint_store import weights_to_use
+from builder.training.run_files import run_graph_path
 from builder.training.runs import RunFolder
 from builder.yaml_format import parse_graph
 
@@ -37,15 +38,16 @@ def _read_json(path: Path) -> dict:
 
 
 def from_run(root: Path, weights: str = "best") -> TrainedModel:
-    """The trained model of a run folder: its graph as trained (composite blocks resolve
-    beside the original file), and its best checkpoint (``weights="last"``: the last)."""
+    """The trained model of a run folder: its graph as trained (with the graph files it
+    uses, which the run folder holds; an older run's resolve beside the original file), and
+    its best checkpoint (``weights="last"``: the last)."""
     run = RunFolder.at(root)
     if not run.graph.is_file():
         raise ExportError(f"{root} is not a run folder (it has no graph.yaml)",
                           "give the folder that `modelbuilder train` printed, or a bundle")
     settings = _read_json(run.settings)
     text = run.graph.read_text(encoding="utf-8")
-    graph = parse_graph(text, settings.get("graph_source") or str(run.graph))
+    graph = parse_graph(text, run_graph_path(root, settings))
     try:
         chosen = weights_to_use(run.checkpoints, weights)
     except CheckpointError as err:

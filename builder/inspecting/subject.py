@@ -67,7 +67,10 @@ class Subject:
         self.model = trained.model.eval()
         self.analysis: Analysis = analyze(trained.graph)
         self._validation: Validation | None = None
-        self._modules = dict(self.model.named_children())
+        from builder.repeat_expand import last_repetition  # a repeated node is looked at in its last repetition
+
+        self._modules = {node: last_repetition(self.analysis, node, module)
+                         for node, module in self.model.named_children()}
 
     # --- what the model is -----------------------------------------------------------------
     @property
@@ -126,8 +129,12 @@ class Subject:
 
     # --- running it --------------------------------------------------------------------------
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """The model's (first) output for a batch."""
-        return as_tuple(self.model(*inputs))[0]
+        """The model's output for a batch: its main one where it has several (the first the
+        run trained, as data.json records it), else the first."""
+        outputs = as_tuple(self.model(*inputs))
+        names = [p.name for p in self.trained.outputs]
+        primary = self.trained.data.get("primary")
+        return outputs[names.index(primary)] if primary in names and len(outputs) == len(names) else outputs[0]
 
     def capture(self, inputs: Sequence[torch.Tensor], nodes: Sequence[str], *, grad: bool = False
                 ) -> dict[str, Any]:
@@ -231,6 +238,10 @@ def _index_range(which: str, total: int) -> list[int]:
 
 def _rebuild_validation(subject: Subject) -> Validation:
     from builder.data import DataError, InputSpec, load_data
+    from builder.data.targets import Targets
+    from builder.errors import GraphError
+    from builder.training.objective import plan_outputs
+    from builder.training.run_files import recorded_data_dir
 
     root = subject.trained.source
     settings_file = root / "settings.json" if root is not None else None
@@ -245,17 +256,23 @@ def _rebuild_validation(subject: Subject) -> Validation:
     if not settings.get("data"):
         raise InspectError(f"{root}: the run records no data set")
     inputs = [InputSpec(p.name, tuple(p.shape), p.dtype) for p in subject.trained.inputs]
-    source = recorded.get("graph_source") or str(root / "graph.yaml")
-    try:
-        task = load_data(settings["data"], inputs, tuple(subject.trained.outputs[0].shape),
+    try:  # each output checked against the data as in training (which it learns, with what loss)
+        outputs, _ = plan_outputs(subject.trained.graph, subject.analysis, settings.get("loss", "auto"))
+        task = load_data(settings["data"], inputs, outputs,
                          seed=int(settings.get("seed", 0)), val_split=float(settings.get("val_split", 0.2)),
-                         base_dir=Path(source).resolve().parent)
+                         base_dir=recorded_data_dir(root, recorded))
+    except GraphError as err:
+        raise InspectError(f"cannot rebuild the run's data: {err.problems[0].message}", err.problems[0].hint) from None
     except DataError as err:
         raise InspectError(f"cannot rebuild the run's data: {err.message}", err.hint) from None
     if task.val is None or len(task.val) == 0:
         raise InspectError(f"{root}: the run held no samples out for validation (val_split 0)",
                            "give an input file instead")
-    return Validation(list(task.val.inputs), task.val.targets, task.kind)
+    targets = task.val.targets
+    if isinstance(targets, Targets):  # several named targets: the main output's labels the samples
+        main = next((t for t in (task.outputs or {}).values() if t.trained and t.target), None)
+        targets = targets.get(main.target) if main is not None else next(iter(targets.parts.values()))
+    return Validation(list(task.val.inputs), targets, task.kind)
 
 
 def open_subject(path: str | Path, weights: str = "best") -> Subject:

@@ -20,17 +20,16 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from builder.atomic import write_atomic
+from builder.errors import HintedError
 
 _TENSOR = "__tensor__"
 
 
-class CheckpointError(Exception):
+class CheckpointError(HintedError):
     """A checkpoint that is missing, truncated, inconsistent or does not fit the model;
-    ``hint`` says what the user can do instead."""
+    ``hint`` says what the user can do instead (printed apart by the commands)."""
 
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
+    HINT_IN_TEXT = False
 
 
 def _split(value: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:

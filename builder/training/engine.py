@@ -27,13 +27,15 @@ from torch import nn
 
 from builder.analysis import Analysis, analyze
 from builder.compiler import compile_graph, resolve_device
-from builder.data import DataError, InputSpec, TaskData, load_data
-from builder.errors import GraphError, Problem
+from builder.data import InputSpec, TaskData, graph_io
+from builder.data.fitting import load_graph_data, no_data_message
+from builder.errors import GraphError, HintedError, Problem
+from builder.generation.free_running import free_running_for
 from builder.graph import Graph
 from builder.memory import device_memory, estimate, too_large
 from builder.training import distributed
 from builder.training.batches import batch_count, on_device, shard, training_batches
-from builder.training.checkpoint import CheckpointError, load_weights
+from builder.training.checkpoint import load_weights
 from builder.training.checkpoint_store import (
     Checkpoint,
     clean_leftovers,
@@ -42,24 +44,27 @@ from builder.training.checkpoint_store import (
     write_checkpoint,
 )
 from builder.training.diagnostics import GradientMonitor, unwrap
+from builder.training.estimate import announce_estimate
 from builder.training.evaluation import Evaluator, global_counters, run_summary
 from builder.training.events import EventBus, JsonLinesWriter
 from builder.training.loop_state import Epoch, LoopState, Window, window_totals
-from builder.training.optimization import Loss, build_optimizer, build_schedule, clip_gradients
+from builder.training.objective import build_objective, plan_outputs
+from builder.training.optimization import build_optimizer, build_schedule, clip_gradients
+from builder.training.run_files import data_folder
 from builder.training.run_record import write_definition, write_run_plots
 from builder.training.runs import RunFolder
+from builder.training.tbptt import with_tbptt
 from builder.training.tensorboard_log import attach_tensorboard, detach_tensorboard
 from builder.training.threads import choose_threads
 from builder.training.train_state import RANK_SEED, Counters, MidEpochSchedule, Position, capture, restore
+from builder.training.transfer import Transfer
 from builder.training.typed_settings import TrainingSettings
 
 
-class TrainingError(Exception):
+class TrainingError(HintedError):
     """Training cannot start or go on: a message and a hint, never a traceback."""
 
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
+    HINT_IN_TEXT = False  # the train command and the app print the hint on its own line
 
 
 class Trainer:
@@ -79,7 +84,7 @@ class Trainer:
         self.resume = resume
         self.resume_from = checkpoint
         self.last_checkpoint: Checkpoint | None = None
-        self.resume_notes: list[str] = []  # warnings found while resuming, reported after run_started
+        self.resume_notes: list[str] = []  # warnings found while resuming or loading init, reported after run_started
         self._stop = False
         self.plots: list[Path] = []
 
@@ -101,27 +106,24 @@ class Trainer:
         self.analysis: Analysis = analyze(self.graph)
         if not self.analysis.ok:
             raise GraphError(self.analysis.problems)
-        outputs = self.analysis.output_ids
-        if len(outputs) != 1:
-            raise TrainingError(f"training needs exactly one output node, the graph has {len(outputs)}",
-                                "compute the loss on one output; remove or merge the others")
+        # which outputs train with which loss (GraphError at the loss setting's line otherwise)
+        self.output_specs, self.primary_output = plan_outputs(self.graph, self.analysis, c.loss)
         device = resolve_device(c.device)
         why = too_large(estimate(self.analysis, c.batch_size, c.optimizer), device_memory(device))
         if why:  # refused in a sentence, not after minutes of allocating ending in a traceback
             raise TrainingError(f"the graph cannot be trained on this {device.type}: {why}",
                                 "lower batch_size, make the widest layers smaller, or use a bigger machine")
-        if not c.data:
-            raise TrainingError("no dataset: the graph's training section has no 'data'",
-                                "add e.g. 'training: {data: {name: digits}}' or pass --data digits")
-        self.output_shape = self.analysis.nodes[outputs[0]].shape
+        self.output_shape = self.analysis.nodes[self.primary_output].shape
+        if not c.data:  # the hint names the built-in sources that fit this graph
+            raise TrainingError(*no_data_message(graph_io(self.analysis)[0], self.output_shape))
 
     def _load_data(self) -> None:
         c = self.config
         inputs = [InputSpec(i, tuple(self.analysis.nodes[i].shape), self.analysis.nodes[i].dtype)
                   for i in self.analysis.input_ids]
-        base = Path(self.graph.path).resolve().parent if self.graph.path else Path.cwd()
-        self.data: TaskData = load_data(c.data, inputs, tuple(self.output_shape), seed=c.seed,
-                                        val_split=c.val_split, base_dir=base)
+        base = data_folder(self.graph, self.run_folder, self.resume)
+        self.data: TaskData = load_graph_data(c.data, inputs, self.output_specs, seed=c.seed,
+                                              val_split=c.val_split, base_dir=base)
         world = self.world = distributed.init_from_env()
         if world.enabled and c.batch_size % world.size:
             raise TrainingError(f"batch_size {c.batch_size} does not divide among {world.size} processes",
@@ -134,6 +136,7 @@ class Trainer:
         c, world = self.config, self.world
         self.device = distributed.rank_device(resolve_device(c.device), world)
         self.model = compile_graph(self.graph, seed=c.seed, device=self.device, analysis=self.analysis)
+        self.transfer = Transfer(self.model, self.graph, c, resume=self.resume, notes=self.resume_notes)  # init, freeze
         self.memory_format = None
         # channels-last is a 4-D layout: image convolutions, and no 5-D (3-D conv) weights
         convolutional = any(isinstance(m, nn.Conv2d) for m in self.model.modules()) and not any(
@@ -149,12 +152,14 @@ class Trainer:
             self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         if c.compile:
             self.net = torch.compile(self.net)
+        self.net = with_tbptt(self.net, self.model, self.analysis, c.tbptt, world)  # tbptt: K (tbptt.py)
         self.params = sum(p.numel() for p in self.model.parameters())
 
     def _build_optimization(self) -> None:
         c = self.config
-        self.loss = Loss(self.data.kind, c.loss)
-        self.optimizer = build_optimizer(self.model.parameters(), c)
+        self.objective = build_objective(self.graph, self.output_specs, self.data.outputs, c.loss, self.primary_output)
+        self.loss, self.measures = self.objective.total, self.objective.measures
+        self.optimizer = build_optimizer(self.transfer.param_groups(), c)
         self.steps_per_epoch = batch_count(len(self.data.train), c.batch_size, self.world.size)
         self.schedule = build_schedule(self.optimizer, c, self.steps_per_epoch)
         self.scheduler = self.schedule.scheduler  # what a checkpoint saves
@@ -171,8 +176,8 @@ class Trainer:
         if self.val_data is not None:  # each rank evaluates its share; the sums are added up
             self.val_data = shard(self.val_data, world.rank, world.size)
         self.evaluate = Evaluator(self.model, self.val_data, self.data.val is not None and len(self.data.val) > 0,
-                                  self.loss, self.data.kind == "classification", c.batch_size, c.workers,
-                                  self.device, self.memory_format, world)
+                                  self.objective, c.batch_size, c.workers, self.device, self.memory_format, world)
+        self.free_running = free_running_for(self)  # decoders: generated accuracy (generation/free_running.py)
         # dropout and other global-RNG users (restored on resume); other ranks draw other masks
         torch.manual_seed(c.seed + RANK_SEED * world.rank)
         self.shuffle = torch.Generator().manual_seed(c.seed)  # the same order on every rank
@@ -236,7 +241,7 @@ class Trainer:
         clean_leftovers(self.run_folder.checkpoints)
         clean_leftovers(self.run_folder.root)
         if not self.resume:
-            write_definition(self.run_folder, self.graph, self.settings, self.data)
+            write_definition(self.run_folder, self.graph, self.settings, self.data, self.objective.describe())
         with open(self.run_folder.metrics, "a", encoding="utf-8") as metrics:
             writer = self.bus.subscribe(JsonLinesWriter(metrics))
             tensorboard = attach_tensorboard(self)  # event files in the run folder (rank 0 only)
@@ -245,7 +250,7 @@ class Trainer:
             finally:
                 self.bus.subscribers.remove(writer)
                 detach_tensorboard(self, tensorboard)  # unsubscribed and flushed
-        self.plots = write_run_plots(self.run_folder)
+        self.plots = write_run_plots(self.run_folder, self)  # and the predicted masks or boxes
         if tensorboard is not None:
             tensorboard.close(self.plots)
         distributed.barrier(self.world)
@@ -273,9 +278,10 @@ class Trainer:
                       device=str(self.device), params=self.params, train_samples=len(self.data.train),
                       val_samples=len(self.data.val) if self.data.val is not None else 0,
                       steps_per_epoch=self.steps_per_epoch, start_epoch=state.at.epoch, start_step=state.at.step,
-                      threads=self.threads, threads_reason=threads_reason)
+                      threads=self.threads, threads_reason=threads_reason, task=self.objective.kind)
         for note in self.resume_notes:
             self.bus.emit("warning", node=None, message=note)
+        announce_estimate(self)  # a timed warm-up: one epoch's time and memory, before the first
         status = "completed"
         try:
             status = self._loop(state)
@@ -284,7 +290,7 @@ class Trainer:
             self.monitor.close()
         summary = run_summary(state.history, status, time.perf_counter() - started, graph=self.graph.name,
                               device=str(self.device), threads=self.threads, world_size=self.world.size,
-                              params=self.params, data=self.data.description)
+                              params=self.params, data=self.data.description, task=self.objective.kind)
         if self.world.main:
             self.run_folder.write_json(self.run_folder.summary, summary)
         self.bus.emit("run_finished", status=status, summary=summary)
@@ -293,7 +299,7 @@ class Trainer:
     # --- the loop -----------------------------------------------------------------------
     def _loop(self, state: LoopState) -> str:
         """Train from ``state.at`` to the last epoch (or a stop); returns the run's status."""
-        while state.at.epoch < self.config.epochs:
+        while state.at.epoch < self.config.epochs and state.at.step < (self.config.max_steps or math.inf):
             epoch = self._train_epoch(state)
             status = epoch.status if epoch.status is not None else self._end_epoch(state, epoch)
             if status is not None:
@@ -310,7 +316,7 @@ class Trainer:
         order = torch.randperm(len(self.train_data), generator=self.shuffle)
         batches = training_batches(self.train_data, order, at.batch, c.batch_size, self.device, c.workers,
                                    world.rank, world.size, self.memory_format)
-        self.net.train()
+        self.transfer.train(self, at.epoch)  # the fine-tune schedule may unfreeze nodes first
         autocast = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
         epoch = Epoch()
         window = Window.open(state.counters)
@@ -321,7 +327,8 @@ class Trainer:
             epoch.samples += len(y)
             at.batch += 1
             at.step += 1
-            if at.step % c.log_every == 0 or at.batch == self.steps_per_epoch:
+            end = at.batch == self.steps_per_epoch or at.step == c.max_steps  # (max_steps: a quick run)
+            if at.step % c.log_every == 0 or end:
                 totals = window_totals(state.counters, window, world, self.mid_epoch, self._stop)
                 stop, checkpoint_due = totals.stop, totals.checkpoint_due
                 self.monitor.flush()  # the device just synced: live gradient plots cost nothing more
@@ -333,7 +340,7 @@ class Trainer:
                     epoch.status = "failed"
                     return epoch
                 window = Window.open(state.counters)
-            mid_epoch = at.batch < self.steps_per_epoch  # the epoch's end writes its own checkpoint
+            mid_epoch = not end  # the epoch's end writes its own checkpoint
             # several processes stop together, at a log step, when one of them was asked to
             if stop if world.enabled else self._stop:
                 self._stop = True
@@ -343,6 +350,8 @@ class Trainer:
                     return epoch
             elif mid_epoch and (checkpoint_due or self.mid_epoch.due_by_steps(at.step)):
                 self._checkpoint(state, best=False)
+            if end:
+                break
         epoch.seconds = time.perf_counter() - epoch.started
         return epoch
 
@@ -354,7 +363,7 @@ class Trainer:
         self.monitor.before_forward(at.step)
         with autocast:
             out = self.net(*xs)
-            loss = self.loss(out, y)
+            loss, losses = self.objective(out, y)
         self.optimizer.zero_grad(set_to_none=True)
         scaled = loss
         if world.enabled:  # DDP averages over ranks; a last batch split unevenly needs weights
@@ -375,9 +384,7 @@ class Trainer:
             self.schedule.scheduler.step()
         counters.loss += loss.detach() * len(y)  # summed on the device: no sync
         counters.seen += len(y)
-        if self.data.kind == "classification":
-            counters.correct += (out.detach().argmax(-1) == y).sum()
-            counters.items += y.numel()
+        self.measures.step(counters, out, y, losses)
 
     def _end_epoch(self, state: LoopState, epoch: Epoch) -> str | None:
         """Evaluate, record and checkpoint the epoch just trained; a status if the run ends here."""
@@ -418,6 +425,8 @@ class Trainer:
                   "seconds": seconds, "samples_per_s": samples / seconds if seconds > 0 else None}
         if val.top5 is not None:
             record["val_top5"] = val.top5
+        record.update(self.free_running())  # val_generated_accuracy, val_exact_match for decoder graphs
+        record.update(self.measures.record(counters, val.figures))  # mean IoU, box IoU, each output's
         self.bus.emit("epoch", **record)
         return record
 
@@ -436,10 +445,7 @@ def problem_lines(err: Exception) -> list[str]:
     """Human lines for anything that stops a run before it starts."""
     if isinstance(err, GraphError):
         return [str(p) for p in err.problems]
-    if isinstance(err, DataError):
-        return [f"error: {err}"]
-    if isinstance(err, TrainingError):
-        return [f"error: {err}" + (f"\n    hint: {err.hint}" if err.hint else "")]
-    if isinstance(err, CheckpointError):
-        return [f"error: {err}" + (f"\n    hint: {err.hint}" if err.hint else "")]
+    if isinstance(err, HintedError):  # the sentence, and the hint on its own line (once)
+        hint = f"\n    hint: {err.hint}" if err.hint and not err.HINT_IN_TEXT else ""
+        return [f"error: {err}{hint}"]
     return [str(Problem(str(err)))]

@@ -3,7 +3,7 @@ processes, and the run's summary (summary.json)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -12,17 +12,20 @@ from torch import nn
 from builder.training import distributed
 from builder.training.batches import evaluation_batches
 from builder.training.distributed import World
-from builder.training.optimization import Loss
+from builder.training.metrics import RECORDED_METRICS, Tally
+from builder.training.objective import Objective
 from builder.training.train_state import Counters
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Validation loss, accuracy and top-5 accuracy (None where they do not apply)."""
+    """Validation loss, accuracy and top-5 accuracy of the primary output (None where they
+    do not apply), and every output's figures by node (metrics.Tally.figures)."""
 
     loss: float | None = None
     accuracy: float | None = None
     top5: float | None = None
+    figures: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -33,13 +36,15 @@ class Evaluator:
     model: nn.Module
     val_data: Any  # this rank's shard, on the device (None without validation data)
     enabled: bool  # there is validation data (in all: a rank's shard may be empty)
-    loss: Loss
-    classification: bool
+    objective: Objective
     batch_size: int
     workers: int
     device: torch.device
     memory_format: torch.memory_format | None
     world: World
+
+    def __post_init__(self) -> None:
+        self.tally = Tally(self.objective.heads, validation=True)
 
     @torch.no_grad()
     def __call__(self) -> Evaluation:
@@ -47,29 +52,23 @@ class Evaluator:
             return Evaluation()
         distributed.sync_buffers(self.model, self.world)
         self.model.eval()
-        total, correct, top5, items = torch.zeros((), dtype=torch.float64, device=self.device), 0, 0, 0
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        sums = self.tally.zeros(self.device)
         n = len(self.val_data)
         for xs, y in evaluation_batches(self.val_data, max(256, self.batch_size), self.device, self.workers):
             if self.memory_format is not None:
                 xs = [x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x for x in xs]
             out = self.model(*xs)
-            total += self.loss(out, y).double() * len(y)
-            if self.classification:
-                correct += (out.argmax(-1) == y).sum()
-                if out.shape[-1] >= 10:
-                    top5 += (out.topk(5, dim=-1).indices == y.unsqueeze(-1)).any(-1).sum()
-                items += y.numel()
+            loss, losses = self.objective(out, y)
+            total += loss.double() * len(y)
+            self.tally.add(sums, self.objective.outputs(out), y, losses)
         self.model.train()
         if self.world.enabled:  # every rank evaluated its share: add the sums up
-            sums = distributed.all_sum(torch.stack([total, torch.as_tensor(correct, device=self.device).double(),
-                                                    torch.as_tensor(top5, device=self.device).double(),
-                                                    self._scalar(items), self._scalar(n)]), self.world)
-            total, correct, top5, items, n = sums.tolist()
-            items, n = round(items), round(n)
-        loss = float(total / n)
-        if not items:
-            return Evaluation(loss)
-        return Evaluation(loss, float(correct) / items, float(top5) / items if top5 else None)
+            summed = distributed.all_sum(torch.cat([total.reshape(1), sums, self._scalar(n).reshape(1)]), self.world)
+            total, sums, n = summed[0], summed[1:-1], round(float(summed[-1]))
+        figures = self.tally.figures(sums)
+        main = figures[self.objective.primary.node]
+        return Evaluation(float(total / n), main.get("accuracy"), main.get("top5"), figures)
 
     def _scalar(self, value: float) -> torch.Tensor:
         return torch.tensor(float(value), dtype=torch.float64, device=self.device)
@@ -86,8 +85,9 @@ def global_counters(counters: Counters, world: World, device: torch.device) -> C
     sums = distributed.all_sum(torch.stack([counters.loss.double(), counters.correct.double(),
                                             scalar(counters.seen), scalar(counters.items)]), world)
     loss, correct, seen, items = sums.tolist()
+    extra = distributed.all_sum(counters.extra.clone(), world) if counters.extra is not None else None
     return Counters(torch.tensor(loss, dtype=counters.loss.dtype, device=device),
-                    torch.tensor(round(correct), dtype=torch.int64, device=device), round(seen), round(items))
+                    torch.tensor(round(correct), dtype=torch.int64, device=device), round(seen), round(items), extra)
 
 
 def run_summary(history: dict, status: str, wall: float, **facts: Any) -> dict:
@@ -101,7 +101,7 @@ def run_summary(history: dict, status: str, wall: float, **facts: Any) -> dict:
         return pick(values) if values else None
 
     rates = [e["samples_per_s"] for e in epochs if e.get("samples_per_s")]
-    return {
+    summary = {
         "graph": facts["graph"], "status": status, "epochs": len(epochs),
         "final": {k: last.get(k) for k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")},
         "best": {"train_loss": best("train_loss", min), "val_loss": best("val_loss", min),
@@ -110,3 +110,12 @@ def run_summary(history: dict, status: str, wall: float, **facts: Any) -> dict:
         "device": facts["device"], "threads": facts["threads"], "world_size": facts["world_size"],
         "params": facts["params"], "wall_seconds": wall, "data": facts["data"],
     }
+    for key in (f"{split}_{metric}" for metric in RECORDED_METRICS for split in ("train", "val")):
+        if any(e.get(key) is not None for e in epochs):  # mean IoU, box IoU ...: the run measured it
+            summary["final"][key] = last.get(key)
+            summary["best"][key] = best(key, min if key.endswith("mae") else max)
+    if facts.get("task"):
+        summary["task"] = facts["task"]
+    if last.get("outputs"):
+        summary["outputs"] = last["outputs"]  # every output's figures at the last epoch
+    return summary

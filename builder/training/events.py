@@ -19,6 +19,11 @@ SCHEMA_VERSION = 1
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "run_started": ("run_dir", "graph", "settings", "device", "params", "train_samples", "val_samples", "threads",
                     "steps_per_epoch", "start_epoch", "start_step"),
+    # a timed warm-up's forecast, before the first step (builder/training/estimate.py)
+    "estimate": ("epoch_seconds", "run_seconds", "step_seconds", "val_seconds", "checkpoint_seconds",
+                 "checkpoint_bytes", "peak_bytes", "memory", "batch_size",
+                 "train_samples", "val_samples", "steps_per_epoch", "run_steps", "timed_steps", "warmup_seconds",
+                 "macs_per_sample", "device"),
     "step": ("epoch", "step", "loss", "lr", "samples_per_s"),
     "epoch": ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr",
               "seconds", "samples_per_s"),

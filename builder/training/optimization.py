@@ -12,18 +12,31 @@ from torch import nn
 from builder.training.typed_settings import TrainingSettings
 
 
+LOSS_MODULES = {"cross_entropy": nn.CrossEntropyLoss, "mse": nn.MSELoss, "bce": nn.BCEWithLogitsLoss,
+                "l1": nn.L1Loss, "smooth_l1": nn.SmoothL1Loss}
+# what ``auto`` means for each kind of task (builder/data/targets.py)
+AUTO_LOSS = {"classification": "cross_entropy", "segmentation": "cross_entropy", "regression": "mse",
+             "box": "smooth_l1"}
+
+
 class Loss:
-    """The loss for a task (``kind``) and the ``loss`` setting, applied to the model's
-    output and the labels in whatever shape the task has them."""
+    """The loss for a task (``kind``) and a loss name (``choice``, or "auto"), applied to
+    one output and its labels in whatever shape the task has them: class scores on the
+    last axis for ``classification`` (``[B, C]``, or ``[B, T, C]`` with labels ``[B, T]``),
+    on the channel axis for ``segmentation`` (``[B, C, H, W]`` with labels ``[B, H, W]``),
+    values of the output's shape otherwise."""
 
     def __init__(self, kind: str, choice: str):
         if choice == "auto":
-            choice = "cross_entropy" if kind == "classification" else "mse"
-        self.fn: nn.Module = {"cross_entropy": nn.CrossEntropyLoss(), "mse": nn.MSELoss(),
-                              "bce": nn.BCEWithLogitsLoss()}[choice]
+            choice = AUTO_LOSS.get(kind, "mse")
+        self.name = choice
+        self.fn: nn.Module = LOSS_MODULES[choice]()
         self.classes = isinstance(self.fn, nn.CrossEntropyLoss)
+        self.channels = kind == "segmentation"  # cross_entropy's own layout: classes in dim 1
 
     def __call__(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.classes and self.channels:
+            return self.fn(out, y)
         if self.classes and out.dim() > 2:
             return self.fn(out.reshape(-1, out.shape[-1]), y.reshape(-1))  # per-step labels
         if not self.classes:
@@ -31,7 +44,9 @@ class Loss:
         return self.fn(out, y)
 
 
-def build_optimizer(params: Iterable[nn.Parameter], config: TrainingSettings) -> torch.optim.Optimizer:
+def build_optimizer(params: Iterable[nn.Parameter] | list[dict], config: TrainingSettings) -> torch.optim.Optimizer:
+    """The optimizer over ``params``: parameters, or parameter groups with their own ``lr``
+    (per-node rates, builder/training/transfer.py); ``config.lr`` is the base rate."""
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
                                nesterov=config.nesterov and config.momentum > 0, weight_decay=config.weight_decay)
@@ -67,7 +82,8 @@ def build_schedule(optimizer: torch.optim.Optimizer, config: TrainingSettings, s
     if kind == "cosine":
         return Schedule(schedulers.CosineAnnealingLR(optimizer, T_max=config.epochs))
     if kind == "onecycle":
-        return Schedule(schedulers.OneCycleLR(optimizer, max_lr=config.lr, epochs=config.epochs,
+        peaks = [group["lr"] for group in optimizer.param_groups]  # each group its own rate (lr_mult)
+        return Schedule(schedulers.OneCycleLR(optimizer, max_lr=peaks, epochs=config.epochs,
                                               steps_per_epoch=steps_per_epoch), per_step=True)
     if kind == "plateau":
         return Schedule(schedulers.ReduceLROnPlateau(optimizer, factor=config.gamma, patience=2), plateau=True)

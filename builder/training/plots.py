@@ -23,24 +23,24 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, MaxNLocator
 
 from builder.atomic import write_atomic
+from builder.training.plot_style import (
+    GRID,
+    LABEL,
+    SMALL,
+    TITLE,
+    figure_note,
+    finite_number,
+    spans_decades,
+    style_axes,
+)
+from builder.training.task_plots import plot_jobs, run_task
 
-LABEL = 11  # font sizes in points
-TITLE = 12
-SMALL = 9
-GRID = {"alpha": 0.3, "linewidth": 0.6}
 TRAIN_COLOR, VAL_COLOR = "tab:blue", "tab:orange"
 
 
 # --- reading events ------------------------------------------------------------------------
 def _of(events: Iterable[dict], kind: str) -> list[dict]:
     return [e for e in events if e.get("event") == kind]
-
-
-def _number(value) -> float | None:
-    """A finite float, or None for missing, null, NaN and infinite values."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _settings(events: list[dict]) -> dict:
@@ -78,9 +78,7 @@ def _start(fig: Figure) -> None:
 
 
 def _no_data(fig: Figure, message: str) -> bool:
-    ax = fig.add_subplot()
-    ax.set_axis_off()
-    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=LABEL, color="0.4", transform=ax.transAxes)
+    figure_note(fig, message)
     return False
 
 
@@ -104,7 +102,8 @@ def _loss_label(events: list[dict]) -> str:
 def _epoch_axis(ax, events: list[dict]) -> None:
     """An 'epoch' scale on the top edge of a step axis, when the run says how long an epoch is."""
     per_epoch = _steps_per_epoch(events)
-    if per_epoch:
+    steps = [e["step"] for e in events if isinstance(e.get("step"), (int, float))]
+    if per_epoch and steps and max(steps) >= per_epoch:  # (a shorter run's epochs would be 0.03 ...)
         top = ax.secondary_xaxis("top", functions=(lambda s: s / per_epoch, lambda e: e * per_epoch))
         top.set_xlabel("epoch", fontsize=SMALL)
         top.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -115,11 +114,11 @@ def _epoch_axis(ax, events: list[dict]) -> None:
 def draw_loss(fig: Figure, events: list[dict]) -> bool:
     """Logged step losses (faint), the epoch mean training loss and the validation loss, over steps."""
     _start(fig)
-    steps = [(e.get("step"), _number(e.get("loss"))) for e in _of(events, "step")]
+    steps = [(e.get("step"), finite_number(e.get("loss"))) for e in _of(events, "step")]
     steps = [(s, v) for s, v in steps if isinstance(s, (int, float)) and v is not None]
     epochs = _of(events, "epoch")
-    train = [(e["step"], v) for e in epochs if (v := _number(e.get("train_loss"))) is not None and "step" in e]
-    val = [(e["step"], v) for e in epochs if (v := _number(e.get("val_loss"))) is not None and "step" in e]
+    train = [(e["step"], v) for e in epochs if (v := finite_number(e.get("train_loss"))) is not None and "step" in e]
+    val = [(e["step"], v) for e in epochs if (v := finite_number(e.get("val_loss"))) is not None and "step" in e]
     if not (steps or train or val):
         return _no_data(fig, "no loss recorded yet")
     ax = fig.add_subplot()
@@ -130,14 +129,9 @@ def draw_loss(fig: Figure, events: list[dict]) -> bool:
     if val:
         ax.plot(*zip(*val), "s-", color=VAL_COLOR, markersize=4, linewidth=1.8, label="validation loss")
     values = [v for _, v in steps + train + val]
-    if min(values) > 0 and max(values) / min(values) > 30:
+    if spans_decades(values):
         ax.set_yscale("log")
-    ax.set_xlabel("step (optimizer updates)", fontsize=LABEL)
-    ax.set_ylabel(_loss_label(events), fontsize=LABEL)
-    ax.set_title("Loss", fontsize=TITLE)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.tick_params(labelsize=SMALL)
-    ax.grid(True, which="major", **GRID)
+    style_axes(ax, "Loss", "step (optimizer updates)", _loss_label(events))
     _epoch_axis(ax, events)
     ax.legend(fontsize=SMALL, loc="best", framealpha=0.85)
     return True
@@ -154,7 +148,7 @@ def draw_accuracy(fig: Figure, events: list[dict]) -> bool:
     epochs = _of(events, "epoch")
     series = {}
     for key in ("train_accuracy", "val_accuracy"):
-        points = [(e.get("epoch"), _number(e.get(key))) for e in epochs]
+        points = [(e.get("epoch"), finite_number(e.get(key))) for e in epochs]
         points = [(x, v) for x, v in points if isinstance(x, (int, float)) and v is not None]
         if points:
             series[key] = points
@@ -174,12 +168,8 @@ def draw_accuracy(fig: Figure, events: list[dict]) -> bool:
         ax.plot([x for x, _ in points], values, style, color=color, markersize=4, linewidth=1.8, label=label)
         ax.plot([points[best][0]], [values[best]], "*", color=color, markersize=11)
     ax.set_ylim(0, 102)
-    ax.set_xlabel("epoch", fontsize=LABEL)
-    ax.set_ylabel("accuracy (%)", fontsize=LABEL)
-    ax.set_title("Accuracy", fontsize=TITLE)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.tick_params(labelsize=SMALL)
-    ax.grid(True, **GRID)
+    pixels = run_task(events) == "segmentation"  # the share of pixels labelled right
+    style_axes(ax, "Pixel accuracy" if pixels else "Accuracy", "epoch", "pixel accuracy (%)" if pixels else "accuracy (%)")
     ax.legend(fontsize=SMALL, loc="lower right", framealpha=0.85)
     return True
 
@@ -200,8 +190,8 @@ def _node_axis(ax, fig: Figure, nodes: list[str], warned: set[str], labels: bool
 
 def _bars(ax, fig: Figure, event: dict, nodes: list[str], warned: set[str]) -> None:
     stats = event["nodes"]
-    mean = [_number(stats.get(n, {}).get("mean_abs")) for n in nodes]
-    peak = [_number(stats.get(n, {}).get("max_abs")) for n in nodes]
+    mean = [finite_number(stats.get(n, {}).get("mean_abs")) for n in nodes]
+    peak = [finite_number(stats.get(n, {}).get("max_abs")) for n in nodes]
     positive = [v for v in mean + peak if v is not None and v > 0]
     floor = min(positive) / 4 if positive else 1e-12
     top = max(positive) * 3 if positive else 1.0
@@ -230,7 +220,7 @@ def _heatmap(ax, fig: Figure, gradients: list[dict], nodes: list[str], warned: s
     row = {n: i for i, n in enumerate(nodes)}
     for j, event in enumerate(gradients):
         for node, stats in event["nodes"].items():
-            norm = _number(stats.get("norm"))
+            norm = finite_number(stats.get("norm"))
             if norm is not None and norm > 0:
                 grid[row[node], j] = math.log10(norm)
     if len(steps) > 1:
@@ -313,7 +303,7 @@ def draw_timestep_gradients(fig: Figure, events: list[dict], *, lines: int = 5) 
         recorded = sorted(recorded, key=lambda e: e.get("step", 0))
         chosen = _pick(recorded, lines)
         for k, event in enumerate(chosen):
-            norms = [_number(v) for v in event["norms"]]
+            norms = [finite_number(v) for v in event["norms"]]
             points = [(t + 1, v) for t, v in enumerate(norms) if v is not None and v > 0]
             if not points:
                 continue
@@ -323,15 +313,11 @@ def draw_timestep_gradients(fig: Figure, events: list[dict], *, lines: int = 5) 
         ax.set_yscale("log")
         last = chosen[-1]["norms"]
         title = f"Gradient reaching each time step at the input of {node!r}"
-        first, final = _number(last[0]), _number(last[-1])
+        first, final = finite_number(last[0]), finite_number(last[-1])
         if first is not None and final:
             title += f"\nfirst/last time step = {first / final:.2g} at step {chosen[-1].get('step')}"
-        ax.set_title(title, fontsize=TITLE)
-        ax.set_xlabel("time step t (position in the input sequence)", fontsize=LABEL)
-        ax.set_ylabel("‖dLoss/dx_t‖ (L2 over batch, features)", fontsize=LABEL)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.tick_params(labelsize=SMALL)
-        ax.grid(True, which="major", **GRID)
+        style_axes(ax, title, "time step t (position in the input sequence)",
+                   "‖dLoss/dx_t‖ (L2 over batch, features)")
         if ax.lines:
             ax.legend(title="training step", fontsize=SMALL, title_fontsize=SMALL, loc="best", framealpha=0.85)
     return True
@@ -362,6 +348,7 @@ def write_plots(run_dir: Path, events: list[dict]) -> list[Path]:
         ("accuracy.png", draw_accuracy, (9.0, 5.0)),
         ("gradient_flow.png", draw_gradient_flow, (15.0, min(60.0, max(5.0, 1.6 + 0.19 * node_count)))),
         ("timestep_gradients.png", draw_timestep_gradients, (9.0, 0.6 + 4.2 * max(recurrent, 1))),
+        *plot_jobs(events),  # iou.png, outputs.png (builder/training/task_plots.py)
     ]
     written = []
     for name, draw, size in jobs:

@@ -14,6 +14,8 @@ from typing import Any, Mapping
 
 from blocks.params import Bool, Choice, Float, Int, Param, ParamError, Text
 from blocks.suggest import did_you_mean
+from builder.training.loss_setting import LOSSES, LossSetting
+from builder.training.transfer_settings import InitSource, NodeFactors, NodeSelection
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(steps?|s|sec|min|h)?\s*$")
 _SECONDS = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}
@@ -83,6 +85,8 @@ def _shown(value: Any) -> str:
 
 SETTINGS: dict[str, Param] = {
     "epochs": Int(10, min=1, doc="passes over the training data"),
+    "max_steps": Int(None, optional=True, min=1, doc="stop after this many optimizer steps in all, "
+                     "then validate once: a quick first run of a big network (off: train every epoch)"),
     "batch_size": Int(64, min=1, doc="samples per optimizer step"),
     "optimizer": Choice("adam", choices=("adam", "adamw", "sgd"), doc="update rule"),
     "lr": Float(1e-3, min=0.0, doc="learning rate"),
@@ -95,8 +99,12 @@ SETTINGS: dict[str, Param] = {
     "gamma": Float(0.1, min=0.0, max=1.0, doc="decay factor (step and plateau schedules)"),
     "clip_norm": Float(None, optional=True, min=0.0, doc="clip the total gradient norm to this"),
     "clip_value": Float(None, optional=True, min=0.0, doc="clip each gradient element to +-this"),
-    "loss": Choice("auto", choices=("auto", "cross_entropy", "mse", "bce"),
-                   doc="auto: cross-entropy for classes, MSE for regression"),
+    "tbptt": Int(0, min=0, doc="truncated backpropagation through time: run each sequence in chunks of this "
+                               "many steps, the hidden state carried over detached (0 = off; docs/sequences.md)"),
+    "loss": LossSetting("auto", choices=LOSSES,
+                        doc="auto: cross-entropy for classes (per sample, step or pixel), MSE for values, "
+                            "smooth L1 for boxes; or one per output: {logits: cross_entropy, "
+                            "aux: {loss: cross_entropy, weight: 0.3}}"),
     "early_stopping": Int(0, min=0, doc="stop after this many epochs without a better val loss (0 = off)"),
     "val_split": Float(0.2, min=0.0, max=0.9, doc="share of the data held out for validation"),
     "device": Choice("auto", choices=("auto", "cpu", "cuda", "mps"), doc="auto: CUDA, then MPS, then CPU"),
@@ -113,6 +121,16 @@ SETTINGS: dict[str, Param] = {
     "threads": Threads("auto", doc="CPU threads for training; auto: the cores that are free when the run starts"),
     "out": Text(None, optional=True, doc="run folder (default runs/<graph>-<time>)"),
     "tensorboard": Bool(True, doc="write TensorBoard event files into the run folder (needs the tensorboard package)"),
+    # transfer learning (docs/transfer.md; the value types are in transfer_settings.py)
+    "init": InitSource(None, optional=True, doc="start from these weights, matched by node id: a run folder, "
+                                                "bundle, .safetensors or .pth state_dict (or {from, map, ...})"),
+    "freeze": NodeSelection(None, optional=True, doc="nodes that do not train (no gradient, batch-norm "
+                                                     "statistics fixed): [ids] or {up_to: NODE}"),
+    "lr_mult": NodeFactors(None, optional=True, doc="learning-rate factor per node, e.g. {fc: 10}"),
+    "unfreeze_after": Int(0, min=0, doc="epochs with the frozen nodes frozen, then they train too (0 = never)"),
+    "unfreeze_lr": Float(0.1, min=0.0, doc="learning-rate factor of the frozen nodes once they train"),
+    "estimate": Bool(True, doc="before the first epoch, time a warm-up step or two and report one "
+                               "epoch's time and the peak memory (off: start at once)"),
 }
 TRAINING_SETTINGS = SETTINGS  # the name builder exports
 # ``data`` (the dataset spec) is validated by builder.data; it is a mapping, not a scalar.

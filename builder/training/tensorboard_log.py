@@ -6,8 +6,10 @@ runs`` shows every run of a graph side by side. What is written, by tag:
 
 * ``train/loss``, ``train/lr``, ``train/samples_per_s``: each ``step`` event, at its step;
 * ``epoch/train_loss``, ``epoch/train_accuracy``, ``epoch/val_loss``, ``epoch/val_accuracy``,
-  ``epoch/val_top5``, ``epoch/lr``, ``epoch/samples_per_s``: each ``epoch`` event, at the
-  optimizer step the epoch ended on (the epoch number is ``epoch/epoch``);
+  ``epoch/val_top5``, ``epoch/lr``, ``epoch/samples_per_s`` (and ``epoch/val_mean_iou``,
+  ``epoch/val_box_iou`` ... where measured; ``outputs/<node>/<figure>`` for each output of a
+  graph with several): each ``epoch`` event, at the optimizer step the epoch ended on (the
+  epoch number is ``epoch/epoch``);
 * ``gradients/<node>/norm|mean_abs|max_abs``: each ``gradients`` event (every
   ``diagnostics_every`` steps);
 * histograms ``weights/<node>`` and ``grads/<node>`` of the parameter values and of the
@@ -38,8 +40,9 @@ from typing import Any
 from builder.training.event_logger import EventLogger
 
 STEP_SCALARS = ("loss", "lr", "samples_per_s")
-EPOCH_SCALARS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_top5", "lr", "samples_per_s")
-FINAL_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_top5")
+EPOCH_SCALARS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_top5", "lr", "samples_per_s",
+                 "train_mean_iou", "val_mean_iou", "train_box_iou", "val_box_iou")
+FINAL_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_top5", "val_mean_iou", "val_box_iou")
 
 
 def missing_reason() -> str | None:
@@ -129,6 +132,9 @@ class TensorBoardLog(EventLogger):
         self._scalar("epoch/epoch", event.get("epoch"), step)
         for key in EPOCH_SCALARS:
             self._scalar(f"epoch/{key}", event.get(key), step)
+        for node, figures in (event.get("outputs") or {}).items():  # a graph with several outputs
+            for key, value in figures.items():
+                self._scalar(f"outputs/{node}/{key}", value, step)
         for key in FINAL_METRICS:
             if isinstance(event.get(key), (int, float)):
                 self.final[key] = float(event[key])

@@ -41,6 +41,9 @@ class Counters:
     correct: torch.Tensor
     seen: int = 0  # samples
     items: int = 0  # predictions (samples x steps for per-step labels)
+    # every output's loss and metric sums (builder/training/metrics.py Tally), made at the
+    # first step of runs that need more than the sums above (several outputs, mean IoU ...)
+    extra: torch.Tensor | None = None
 
     @classmethod
     def zeros(cls, device: torch.device) -> Counters:
@@ -68,7 +71,7 @@ def capture(trainer: Trainer, at: Position, epoch_shuffle: torch.Tensor, counter
         "epoch_shuffle_state": epoch_shuffle, "shuffle_state": trainer.shuffle.get_state(),
         "augment_state": trainer.augment_rng.get_state(), "torch_rng": torch.get_rng_state(),
         "counters": {"loss": counters.loss, "correct": counters.correct, "seen": counters.seen,
-                     "items": counters.items},
+                     "items": counters.items, **({"extra": counters.extra} if counters.extra is not None else {})},
         "optimizer_kind": trainer.settings["optimizer"], "schedule_kind": trainer.settings["schedule"],
         "optimizer": trainer.optimizer.state_dict(),
         "scheduler": trainer.scheduler.state_dict() if trainer.scheduler is not None else None,
@@ -98,7 +101,8 @@ def restore(trainer: Trainer, state: dict[str, Any]) -> tuple[Position, torch.Te
     trainer.augment_rng.set_state(state["augment_state"])
     torch.set_rng_state(state["torch_rng"])
     c = state["counters"]  # summed over all ranks when saved: rank 0 carries them on
-    counters = Counters(c["loss"].to(trainer.device), c["correct"].to(trainer.device), c["seen"], c["items"])
+    extra = c["extra"].to(trainer.device) if c.get("extra") is not None else None
+    counters = Counters(c["loss"].to(trainer.device), c["correct"].to(trainer.device), c["seen"], c["items"], extra)
     world = trainer.world
     if not world.main:
         counters = Counters.zeros(trainer.device)

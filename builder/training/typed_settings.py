@@ -21,6 +21,7 @@ class TrainingSettings:
     """One run's resolved settings (see ``TRAINING_SETTINGS`` for what each one means)."""
 
     epochs: int
+    max_steps: int | None  # optimizer steps in all, then validate once; None: every epoch
     batch_size: int
     optimizer: str  # "adam", "adamw" or "sgd"
     lr: float
@@ -32,7 +33,8 @@ class TrainingSettings:
     gamma: float
     clip_norm: float | None
     clip_value: float | None
-    loss: str  # "auto", "cross_entropy", "mse" or "bce"
+    tbptt: int  # truncated BPTT chunk length in steps; 0: full backpropagation through time
+    loss: str | dict  # "auto", "cross_entropy", "mse", "bce", "l1", "smooth_l1"; or a mapping per output (loss_setting.py)
     early_stopping: int
     val_split: float
     device: str  # "auto", "cpu", "cuda" or "mps"
@@ -48,6 +50,13 @@ class TrainingSettings:
     out: str | None
     data: dict[str, Any] | None  # the dataset spec, validated by builder.data
     tensorboard: bool  # TensorBoard event files in the run folder
+    # transfer learning: value types and meaning in builder/training/transfer_settings.py
+    init: dict[str, Any] | None  # {from, map, match, skip_mismatched, strict}
+    freeze: list[str] | dict[str, str] | None  # node ids and globs, or {up_to: NODE}
+    lr_mult: dict[str, float] | None
+    unfreeze_after: int
+    unfreeze_lr: float
+    estimate: bool  # time a warm-up before the first epoch and report the epoch's time and memory
 
     @classmethod
     def from_dict(cls, settings: Mapping[str, Any]) -> TrainingSettings:

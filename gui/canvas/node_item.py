@@ -2,8 +2,9 @@
 
 When data flows from top to bottom, input ports sit on the top edge and output ports on
 the bottom edge; when it flows from left to right, on the left and right edges.
-Everything the box shows is computed in :meth:`NodeItem.refresh` (when the document or
-its analysis changes), never in :meth:`paint`: paint only draws prepared strings, with as
+Its color, ports and error state are set in :meth:`NodeItem.refresh` (when the document or
+its analysis changes); its texts (:mod:`gui.canvas.box_texts`) are worked out the first
+time they are needed, and from then on in every refresh. :meth:`paint` draws them with as
 much detail as is readable at the zoom (:func:`gui.readable.detail_level`): everything;
 farther out only the id and output shape in large letters; farthest out a plain colored
 box. The item is cached in device coordinates, so panning blits pixels instead of drawing
@@ -23,10 +24,10 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QFontMetricsF, QP
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from gui import style
-from gui.labels import human_count, key_params_text, param_text, short_shape
+from gui.canvas.box_texts import BoxMetrics, BoxTexts, box_texts, repeat_badge
+from gui.canvas.frozen_look import FROZEN_FILL, FROZEN_LINE, TOOLTIP, frozen_pen, paint_badge
 from gui.layout import DOWN, NODE_HEIGHT, NODE_WIDTH, Flow, flow_of
 from gui.readable import BOXES, FULL, detail_level
-from gui.wording import for_app, plain
 
 HEADER = 22
 PORT_RADIUS = 5.0
@@ -34,6 +35,7 @@ PORT_HIT = 10.0  # how near a click must be to a port to start a wire
 PORT_LABEL = 60  # room for a port's name beside a box with several ports
 LARGE_TITLE_PX = 24  # the id and shape drawn far out, in scene units: half the box each
 LARGE_SHAPE_PX = 21
+STACK_OFFSET = 3  # how far each box behind a repeated node shows
 
 
 @functools.lru_cache(maxsize=None)
@@ -109,16 +111,19 @@ class PortSpot:
     output: bool
 
 
-def _normal(param, value):
-    try:
-        return param.check(value)
-    except ValueError:
-        return value
+@functools.lru_cache(maxsize=None)
+def _box_fonts() -> tuple[QFont, QFont, QFont, QFont, QFont]:
+    """The fonts every box draws in (text, bold, small, large title, large shape), made
+    once and shared: 5,000 boxes each building five fonts took a tenth of a second."""
+    small = text_font()
+    small.setPointSizeF(7)
+    return (text_font(), text_font(bold=True), small, large_font(LARGE_TITLE_PX, bold=True),
+            large_font(LARGE_SHAPE_PX))
 
 
-def _defaults(block) -> dict:
-    """Default values, normalized the way values are compared (stride 1 == [1, 1])."""
-    return {name: _normal(p, p.default) for name, p in block.params.items() if not p.required}
+@functools.lru_cache(maxsize=None)
+def _box_metrics() -> BoxMetrics:
+    return BoxMetrics(*(QFontMetrics(font) for font in _box_fonts()))
 
 
 class NodeItem(QGraphicsItem):
@@ -127,16 +132,13 @@ class NodeItem(QGraphicsItem):
     def __init__(self, node_id: str):
         super().__init__()
         self.node_id = node_id
-        self.setFlags(QGraphicsItem.ItemIsSelectable | QGraphicsItem.ItemIsMovable
-                      | QGraphicsItem.ItemSendsGeometryChanges)
+        # no itemChange: the scene makes wires follow a dragged box (a Python itemChange is
+        # called for every change of every item: 5,000 boxes took 0.15 s more to make)
+        self.setFlags(QGraphicsItem.ItemIsSelectable | QGraphicsItem.ItemIsMovable)
         self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.setAcceptHoverEvents(True)
         self.setZValue(1)  # above wires: a wire never hides a box
         self.color = QColor(style.FALLBACK_COLOR)
-        self.title = node_id
-        self.subtitle = ""
-        self.shape_line = ""
-        self.count_text = ""  # parameter count, right-aligned on the shape line
         self.has_error = False
         self.has_warning = False
         self.inputs: list[str] = []
@@ -145,70 +147,68 @@ class NodeItem(QGraphicsItem):
         self.highlight_ok = True
         self._shown: tuple = ()
         self.mark = ""  # a note from outside the graph, e.g. a training run's gradient warning
-        self._base_tooltip = ""
+        self._source: Optional[tuple] = None  # (node, block, info, problems) of the last refresh
+        self._texts: Optional[BoxTexts] = None  # None until first needed
         self.flow: Flow = flow_of(DOWN)
-        self.large_title = ""  # the id and shape for the far-out level of detail
-        self.large_shape = ""
-        self._font = text_font()
-        self._bold = text_font(bold=True)
-        self._small = QFont(self._font)
-        self._small.setPointSizeF(7)
-        self._large_title_font = large_font(LARGE_TITLE_PX, bold=True)
-        self._large_shape_font = large_font(LARGE_SHAPE_PX)
+        self.repeat_text = ""  # "× 12" on a repeated node (drawn as a stack of boxes)
+        self.switched_off = False  # `enabled: false`: drawn faded, its input passes through
+        self.frozen = False  # the training section freezes it: drawn icy (gui/canvas/frozen_look.py)
+        self._font, self._bold, self._small, self._large_title_font, self._large_shape_font = _box_fonts()
         self._text_height = text_height()
         self._large_height = large_text_height()
 
     # ------------------------------------------------------------------ content
     def refresh(self, node, block, info, problems) -> None:
-        """Prepare what the box shows from the document's node, its block declaration
-        (None if unknown), its analysis info (None if missing) and its problems."""
+        """Take what the box shows from the document's node, its block declaration (None
+        if unknown), its analysis info (None if missing) and its problems. Color, ports
+        and error state are set now; the texts now only if they were needed before (else
+        when first drawn or asked for), and the box is redrawn only if its picture changed."""
         category = block.category if block is not None else ("Composite" if getattr(node, "graph", None) else None)
         self.color = style.category_color(category)
         self.inputs = [p.name for p in block.inputs] if block is not None else []
         self.outputs = [p.name for p in block.outputs] if block is not None else []
-        metrics = metrics_of(self._font)
-        width = NODE_WIDTH - 16
-        self.title = metrics_of(self._bold).elidedText(node.id, Qt.ElideRight, width)
-        if getattr(node, "graph", None):  # a graph file used as a block: its name and params
-            kind = str(node.graph).replace("\\", "/").rsplit("/", 1)[-1]
-            keys = "  ".join(f"{k}={param_text(v)}" for k, v in node.params.items())
-        else:
-            kind = node.block or "?"
-            keys = ""
-        if block is not None and not getattr(node, "graph", None):
-            params = {k: _normal(block.params[k], v) if k in block.params else v for k, v in node.params.items()}
-            keys = key_params_text(block.key_params, params, _defaults(block))
-        self.subtitle = metrics.elidedText(f"{kind}  {keys}".strip(), Qt.ElideRight, width)
-        errors = [p for p in problems if p.is_error]
-        self.has_error = bool(errors)
-        self.has_warning = not errors and bool(problems)
-        if errors:
-            line = "⚠ " + errors[0].message
-        elif info is not None and info.outputs:
-            shapes = [short_shape(s) for s in info.outputs.values()]
-            line = "→ " + ("  |  ".join(shapes) if len(shapes) > 1 else shapes[0])
-        elif info is not None and block is not None and not block.outputs:
-            line = "model output"
-        else:
-            line = ""
-        self.count_text = ""
-        if not errors and info is not None and info.cost.params:
-            self.count_text = f"{human_count(info.cost.params)} params"
-            width -= metrics_of(self._small).horizontalAdvance(self.count_text) + 8
-        self.shape_line = metrics.elidedText(line, Qt.ElideRight, width)
-        room = NODE_WIDTH - 12
-        self.large_title = metrics_of(self._large_title_font).elidedText(node.id, Qt.ElideRight, room)
-        self.large_shape = metrics_of(self._large_shape_font).elidedText(line.removeprefix("→ "), Qt.ElideRight,
-                                                                            room)
-        self._base_tooltip = self._tooltip(node, block, info, problems)
-        self._apply_tooltip()
-        shown = (self.color.rgb(), self.title, self.subtitle, self.shape_line, self.count_text, self.has_error,
-                 self.has_warning, tuple(self.inputs), tuple(self.outputs))
+        self.repeat_text = repeat_badge(node, block)
+        self.switched_off = getattr(node, "enabled", True) is False
+        self.has_error = any(p.is_error for p in problems)
+        self.has_warning = not self.has_error and bool(problems)
+        self._source = (node, block, info, problems)
+        if self._texts is not None:  # needed before: likely on screen, so compare them now
+            self._texts = box_texts(node, block, info, problems, _box_metrics())
+            self._apply_tooltip()
+        ports = (tuple(self.inputs), tuple(self.outputs))
+        shown = (self.color.rgb(), self.has_error, self.has_warning, self.repeat_text, self.switched_off, ports,
+                 self._texts)
         if shown != self._shown:  # redraw (and re-cache) only boxes whose picture changed
-            if shown[7:] != self._shown[7:]:
+            if ports != (self._shown[5] if self._shown else ((), ())):
                 self.prepareGeometryChange()  # port labels may have come or gone
             self._shown = shown
             self.update()
+
+    def texts(self) -> BoxTexts:
+        """The box's texts, worked out now if they were not yet."""
+        if self._texts is None:
+            if self._source is None:
+                return BoxTexts(self.node_id)
+            self._texts = box_texts(*self._source, _box_metrics())
+            if self._shown:
+                self._shown = self._shown[:-1] + (self._texts,)
+            self._apply_tooltip()
+        return self._texts
+
+    title = property(lambda self: self.texts().title)
+    subtitle = property(lambda self: self.texts().subtitle)
+    shape_line = property(lambda self: self.texts().shape_line)
+    count_text = property(lambda self: self.texts().count_text)
+    large_title = property(lambda self: self.texts().large_title)
+    large_shape = property(lambda self: self.texts().large_shape)
+
+    def toolTip(self) -> str:
+        self.texts()
+        return super().toolTip()
+
+    def hoverEnterEvent(self, event) -> None:
+        self.texts()  # the tooltip is set before Qt asks for it
+        super().hoverEnterEvent(event)
 
     def set_flow(self, flow: Flow) -> None:
         """Put the ports on the edges that face the flow (top and bottom, or left and right)."""
@@ -225,32 +225,19 @@ class NodeItem(QGraphicsItem):
             self._apply_tooltip()
             self.update()
 
+    def set_frozen(self, frozen: bool) -> None:
+        """Draw the box as frozen (its weights do not train) or not."""
+        if frozen != self.frozen:
+            self.frozen = frozen
+            self._apply_tooltip()
+            self.update()
+
     def _apply_tooltip(self) -> None:
+        if self._texts is None:
+            return  # set with the texts
         extra = f"<br><span style='color:{style.WARNING_COLOR}'>∇ {escape(self.mark)}</span>" if self.mark else ""
-        self.setToolTip(self._base_tooltip + extra)
-
-    @staticmethod
-    def _tooltip(node, block, info, problems) -> str:
-        lines = [f"<b>{escape(node.id)}</b> — {escape(node.block or ('graph ' + str(node.graph)))}"]
-        if block is not None:
-            summary = block.summary() if callable(getattr(block, "summary", None)) else ""
-            if summary:
-                lines.append(f"<i>{escape(plain(summary))}</i>")
-        if info is not None:
-            for port, shape in info.outputs.items():
-                lines.append(f"{escape(port)}: {escape(short_shape(shape))}")
-            if info.cost.params or info.cost.macs:
-                lines.append(f"{info.cost.params:,} parameters, {info.cost.macs:,} MACs")
-        for problem in map(for_app, problems):
-            color = style.ERROR_COLOR if problem.is_error else style.WARNING_COLOR
-            text = escape(problem.message) + (f"<br><i>{escape(problem.hint)}</i>" if problem.hint else "")
-            lines.append(f"<span style='color:{color}'>{text}</span>")
-        return "<br>".join(lines)
-
-    def itemChange(self, change, value):
-        if change == QGraphicsItem.ItemPositionHasChanged and self.scene() is not None:
-            self.scene().node_item_moved(self)  # wires follow the box while it is dragged
-        return super().itemChange(change, value)
+        extra += f"<br><span style='color:{FROZEN_LINE}'>❄ {TOOLTIP}</span>" if self.frozen else ""
+        self.setToolTip(self._texts.tooltip + extra)
 
     # ------------------------------------------------------------------ ports
     def port_pos(self, port: Optional[str], output: bool) -> QPointF:
@@ -293,6 +280,17 @@ class NodeItem(QGraphicsItem):
         return detail_level(zoom, self._text_height, self._large_height)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        if not self.switched_off:
+            self._paint_box(painter, option)
+            return
+        painter.save()  # a switched-off node is drawn faded
+        painter.setOpacity(0.45)
+        try:
+            self._paint_box(painter, option)
+        finally:
+            painter.restore()
+
+    def _paint_box(self, painter: QPainter, option: QStyleOptionGraphicsItem) -> None:
         box = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
         selected = self.isSelected()
         detail = self.detail(option.levelOfDetailFromTransform(painter.worldTransform()))
@@ -300,10 +298,16 @@ class NodeItem(QGraphicsItem):
             self._paint_far(painter, box, selected, detail == BOXES)
             return
         painter.setRenderHint(QPainter.Antialiasing, True)
+        if self.repeat_text:  # a stack of boxes: the node stands for several
+            painter.setPen(QPen(self.color.darker(130), 1.2))
+            painter.setBrush(QBrush(QColor("#edf2f7")))
+            for offset in (STACK_OFFSET * 2, STACK_OFFSET):
+                painter.drawRoundedRect(box.translated(offset, offset), 6, 6)
         border = QColor(style.ERROR_COLOR) if self.has_error else (
             QColor(style.SELECTION_COLOR) if selected else self.color.darker(130))
-        painter.setPen(QPen(border, 3 if (selected or self.has_error) else 1.2))
-        painter.setBrush(QBrush(QColor("white")))
+        plain_border = self.frozen and not (selected or self.has_error)
+        painter.setPen(frozen_pen() if plain_border else QPen(border, 3 if (selected or self.has_error) else 1.2))
+        painter.setBrush(QBrush(QColor(FROZEN_FILL if self.frozen else "white")))
         painter.drawRoundedRect(box, 6, 6)
         header = QRectF(0, 0, NODE_WIDTH, HEADER)
         painter.setPen(Qt.NoPen)
@@ -313,6 +317,15 @@ class NodeItem(QGraphicsItem):
         painter.setPen(QColor("white"))
         painter.setFont(self._bold)
         painter.drawText(header.adjusted(8, 0, -8, 0), Qt.AlignVCenter | Qt.AlignLeft, self.title)
+        if self.repeat_text:
+            right = NODE_WIDTH - (44 if self.mark else 4)
+            pill = QRectF(right - metrics_of(self._bold).horizontalAdvance(self.repeat_text) - 10, 3, 0, HEADER - 6)
+            pill.setRight(right)
+            painter.setBrush(QColor("white"))
+            painter.setPen(Qt.NoPen)
+            painter.drawRoundedRect(pill, 4, 4)
+            painter.setPen(self.color.darker(140))
+            painter.drawText(pill, Qt.AlignCenter, self.repeat_text)
         painter.setFont(self._font)
         painter.setPen(QColor("#2d3748"))
         painter.drawText(QRectF(8, HEADER + 3, NODE_WIDTH - 16, 18), Qt.AlignVCenter | Qt.AlignLeft, self.subtitle)
@@ -336,6 +349,8 @@ class NodeItem(QGraphicsItem):
             painter.setFont(self._bold)
             painter.drawText(badge, Qt.AlignCenter, "∇ !")
         self._paint_ports(painter)
+        if self.frozen:
+            paint_badge(painter, QPointF(2, 2))
 
     def _paint_far(self, painter: QPainter, box: QRectF, selected: bool, plain: bool) -> None:
         """Far out: a colored box; with room for text, its id on the color and its output
@@ -348,7 +363,7 @@ class NodeItem(QGraphicsItem):
                 painter.drawRect(box)
             return
         half = NODE_HEIGHT / 2
-        painter.fillRect(box, QColor("white"))
+        painter.fillRect(box, QColor(FROZEN_FILL if self.frozen else "white"))
         painter.fillRect(QRectF(0, 0, NODE_WIDTH, half), self.color)
         painter.setPen(QPen(outline if (self.has_error or selected) else self.color.darker(130),
                             6 if (self.has_error or selected) else 2))

@@ -14,9 +14,11 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsSceneMouseEvent
 
+from builder import frozen_nodes
 from gui import style
 from gui.canvas.node_item import NodeItem, PortSpot
 from gui.canvas.wire_item import PendingWire, WireItem
+from gui.collector import collector_paused
 from gui.document import GraphDocument, Verdict
 from gui.labels import short_shape
 from gui.layout import flow_of
@@ -46,7 +48,8 @@ class GraphScene(QGraphicsScene):
         self.node_items: dict[str, NodeItem] = {}
         self.wire_items: dict[tuple, WireItem] = {}
         self._into: dict[str, dict[tuple, None]] = {}  # target node -> keys of its wires (no scan of all wires)
-        self._placing = False  # positions are being set from the document, not by the user
+        self._out_of: dict[str, dict[tuple, None]] = {}  # source node -> keys of its wires
+        self._nodes_rect: Optional[QRectF] = None  # kept until a box is added, removed or moved
         self._pending: Optional[PendingWire] = None
         self._pending_from: Optional[PortSpot] = None
         self._verdicts: dict[tuple, Verdict] = {}
@@ -58,14 +61,15 @@ class GraphScene(QGraphicsScene):
         self.setBackgroundBrush(QColor(style.CANVAS_COLOR))
         self.setItemIndexMethod(QGraphicsScene.BspTreeIndex)
 
-        document.ensure_layout(arrange)
-        self.flow = flow_of(document.layout_direction)
-        for node_id in document.graph.nodes:
-            self._add_node_item(node_id)
-        for node_id in document.graph.nodes:
-            self._sync_wires(node_id, label=False)  # refresh_analysis labels every wire next
-        self.refresh_analysis()
-        self.route_wires()
+        with collector_paused():
+            document.ensure_layout(arrange)
+            self.flow = flow_of(document.layout_direction)
+            for node_id in document.graph.nodes:
+                self._add_node_item(node_id)
+            for node_id in document.graph.nodes:
+                self._sync_wires(node_id, label=False)  # refresh_analysis labels every wire next
+            self.refresh_analysis()
+            self.route_wires()
 
         document.nodeAdded.connect(self._on_node_added)
         document.nodeRemoved.connect(self._on_node_removed)
@@ -73,6 +77,7 @@ class GraphScene(QGraphicsScene):
         document.nodeRenamed.connect(self._on_node_renamed)
         document.nodeMoved.connect(self._on_node_moved)
         document.analysisChanged.connect(self.refresh_analysis)
+        document.trainingChanged.connect(self.refresh_frozen)  # the freeze setting: icy boxes
         document.layoutDirectionChanged.connect(self._on_direction_changed)
         self.selectionChanged.connect(self._on_selection_changed)
 
@@ -105,15 +110,34 @@ class GraphScene(QGraphicsScene):
         for node_id, item in self.node_items.items():
             item.set_mark(marks.get(node_id, ""))
 
+    def refresh_frozen(self) -> None:
+        """Draw the nodes the training section freezes as frozen (its ``freeze`` read as the
+        trainer reads it), and the others as not."""
+        training = self.document.graph.training
+        frozen = set(frozen_nodes(self.document.graph, (training or {}).get("freeze"))[0]) \
+            if isinstance(training, dict) and training.get("freeze") else set()
+        for node_id, item in self.node_items.items():
+            item.set_frozen(node_id in frozen)
+
     def wires_into(self, node_id: str) -> list[WireItem]:
         return [self.wire_items[key] for key in self._into.get(node_id, {})]
 
+    def wires_of(self, node_ids) -> list[WireItem]:
+        """The wires into and out of these nodes, each once."""
+        keys: dict[tuple, None] = {}
+        for node_id in node_ids:
+            keys.update(self._into.get(node_id, {}))
+            keys.update(self._out_of.get(node_id, {}))
+        return [self.wire_items[key] for key in keys]
+
     def nodes_rect(self) -> QRectF:
-        """The boxes' bounding rectangle (for fit to view)."""
-        rect = QRectF()
-        for item in self.node_items.values():
-            rect = rect.united(item.sceneBoundingRect())
-        return rect
+        """The boxes' bounding rectangle (for fit to view, and the overview's every paint)."""
+        if self._nodes_rect is None:
+            rect = QRectF()
+            for item in self.node_items.values():
+                rect = rect.united(item.sceneBoundingRect())
+            self._nodes_rect = rect
+        return QRectF(self._nodes_rect)
 
     # ------------------------------------------------------------------ document -> items
     def _add_node_item(self, node_id: str) -> NodeItem:
@@ -122,11 +146,10 @@ class GraphScene(QGraphicsScene):
         if self.read_only:
             item.setFlag(QGraphicsItem.ItemIsMovable, False)
         position = self.document.position(node_id) or (0, 0)
-        self._placing = True
         item.setPos(*position)
-        self._placing = False
         self.addItem(item)
         self.node_items[node_id] = item
+        self._nodes_rect = None
         return item
 
     def _on_node_added(self, node_id: str) -> None:
@@ -143,9 +166,9 @@ class GraphScene(QGraphicsScene):
             self._hovered = None
         if item is not None:
             self.removeItem(item)
-        for key, wire in list(self.wire_items.items()):
-            if node_id in (wire.source, wire.target):
-                self._remove_wire(key)
+        for wire in self.wires_of([node_id]):
+            self._remove_wire(wire.key)
+        self._nodes_rect = None
         self.schedule_routing()
 
     def _on_direction_changed(self, direction: str) -> None:
@@ -153,6 +176,7 @@ class GraphScene(QGraphicsScene):
         self.flow = flow_of(direction)
         for item in self.node_items.values():
             item.set_flow(self.flow)
+        self._nodes_rect = None
         self.route_wires()
 
     def _on_node_changed(self, node_id: str) -> None:
@@ -164,9 +188,8 @@ class GraphScene(QGraphicsScene):
         item = self.node_items.pop(old)
         item.node_id = new
         self.node_items[new] = item
-        for key, wire in list(self.wire_items.items()):
-            if old in (wire.source, wire.target):
-                self._remove_wire(key)
+        for wire in self.wires_of([old]):
+            self._remove_wire(wire.key)
         self._sync_wires(new)
         for consumer in self.document.graph.consumers(new):
             self._sync_wires(consumer)
@@ -178,9 +201,8 @@ class GraphScene(QGraphicsScene):
         if item is None or position is None:
             return
         if (item.pos().x(), item.pos().y()) != tuple(map(float, position)):
-            self._placing = True
             item.setPos(*position)
-            self._placing = False
+            self._nodes_rect = None
         self.schedule_routing()
 
     def _sync_wires(self, target: str, label: bool = True) -> None:
@@ -199,20 +221,24 @@ class GraphScene(QGraphicsScene):
                 self.addItem(item)
                 self.wire_items[key] = item
                 self._into.setdefault(wire.target, {})[key] = None
+                self._out_of.setdefault(wire.source, {})[key] = None
                 if label:
                     self._label_wire(item)
 
     def _remove_wire(self, key: tuple) -> None:
         item = self.wire_items.pop(key)
         self._into.get(item.target, {}).pop(key, None)
+        self._out_of.get(item.source, {}).pop(key, None)
         self.removeItem(item)
 
     def refresh_analysis(self) -> None:
         """Redraw every node's texts and every wire's label from the current analysis."""
+        self.refresh_frozen()
         for node_id in self.node_items:
             self._refresh_node(node_id)
         for wire in self.wire_items.values():
             self._label_wire(wire)
+        self._nodes_rect = None  # port labels may have come or gone
         self.schedule_routing()  # the number of ports may have changed
 
     def _refresh_node(self, node_id: str) -> None:
@@ -251,11 +277,14 @@ class GraphScene(QGraphicsScene):
                                     {wire.source, wire.target})
             wire.set_route(start, end, lane, side, self.flow)
 
-    def node_item_moved(self, item: NodeItem) -> None:
-        """A box moved (dragged, or placed from the document): its wires follow."""
-        if self._placing:
-            return
-        self.route_wires([w for w in self.wire_items.values() if item.node_id in (w.source, w.target)])
+    def _follow_dragged_boxes(self) -> None:
+        """The boxes a drag moves (the one grabbed and the selected ones): their wires follow."""
+        moved = {item.node_id for item in self.selectedItems() if isinstance(item, NodeItem)}
+        grabbed = self.mouseGrabberItem()
+        if isinstance(grabbed, NodeItem):
+            moved.add(grabbed.node_id)
+        self._nodes_rect = None
+        self.route_wires(self.wires_of(moved))
 
     # ------------------------------------------------------------------ gestures
     def _node_at(self, pos: QPointF) -> Optional[NodeItem]:
@@ -288,6 +317,8 @@ class GraphScene(QGraphicsScene):
             event.accept()
             return
         super().mouseMoveEvent(event)
+        if event.buttons() & Qt.LeftButton and isinstance(self.mouseGrabberItem(), NodeItem) and not self.read_only:
+            self._follow_dragged_boxes()
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._pending is not None:

@@ -11,6 +11,7 @@ right.
 
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -29,13 +30,25 @@ from gui import style
 from gui.canvas.node_item import metrics_f, text_font
 from gui.layout import DOWN, Flow, flow_of
 from gui.readable import FULL, detail_level
-from gui.routing import from_flow, is_backward, label_anchor, to_flow, wire_points
+from gui.routing import direct_span, from_flow, is_backward, label_anchor, to_flow, wire_points
 
 
 def label_font() -> QFont:
     """The wire labels' font: as large as a node's text, so that both are readable at
     the same zoom."""
     return text_font()
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_label_font() -> QFont:
+    return label_font()  # one for all wires: building a font per wire cost 6,000 wires 50 ms
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_size(text: str) -> tuple[float, float]:
+    """(width, height) of a label's box: a few distinct shapes label thousands of wires."""
+    metrics = metrics_f(_shared_label_font())
+    return metrics.horizontalAdvance(text) + 8, metrics.height() + 2
 
 
 class WireItem(QGraphicsItem):
@@ -49,25 +62,33 @@ class WireItem(QGraphicsItem):
         self.setFlags(QGraphicsItem.ItemIsSelectable)
         self.setZValue(0)
         self.label = ""
+        self._tooltip = ""
         self.broken = False  # the target has an error: draw the wire red and dashed
         self.start = QPointF()
         self.end = QPointF()
         self.lane: Optional[float] = None
         self.side = 0  # where the label sits beside a lane: -1 before it, 0 centred, +1 after it
         self.flow: Flow = flow_of(DOWN)
-        self._path = QPainterPath()
+        self._flow_ends = ((0.0, 0.0), (0.0, 0.0))  # start and end as (across, along)
+        self._routed = False  # set_route was called: the label can be placed
+        self._built_path: Optional[QPainterPath] = QPainterPath()  # None: not built since the route changed
         self._label_rect = QRectF()
         self._bounds = QRectF()  # boundingRect, kept (Qt asks for it many times per wire)
-        self._font = label_font()
-        self.text_height = metrics_f(self._font).height()
+        self._font = _shared_label_font()
+        self.text_height = _label_size("")[1] - 2
 
     def set_label(self, text: str, broken: bool, tooltip: str) -> None:
         if text != self.label or broken != self.broken:
-            self.prepareGeometryChange()
-            self.label, self.broken = text, broken
-            self._update_label_rect()
-            self.update()
-        self.setToolTip(tooltip)
+            if not self._routed:  # placed with the route (the scene labels wires before routing them)
+                self.label, self.broken = text, broken
+            else:
+                self.prepareGeometryChange()
+                self.label, self.broken = text, broken
+                self._update_label_rect()
+                self.update()
+        if tooltip != self._tooltip:
+            self._tooltip = tooltip
+            self.setToolTip(tooltip)
 
     def set_route(self, start: QPointF, end: QPointF, lane: Optional[float], side: int = 0,
                   flow: Optional[Flow] = None) -> None:
@@ -75,24 +96,33 @@ class WireItem(QGraphicsItem):
         coordinate ``lane`` if given, with the label on ``side`` of it (away from the
         boxes the lane passes)."""
         flow = flow or self.flow
-        if (start == self.start and end == self.end and lane == self.lane and side == self.side
+        if (self._routed and start == self.start and end == self.end and lane == self.lane and side == self.side
                 and flow is self.flow):
             return
         self.prepareGeometryChange()
         self.start, self.end, self.lane, self.side, self.flow = QPointF(start), QPointF(end), lane, side, flow
-        self._path = self._make_path()
+        self._flow_ends = (to_flow(flow, (start.x(), start.y())), to_flow(flow, (end.x(), end.y())))
+        self._routed = True
+        # the curve itself is built when first drawn or hit: most wires of a big graph
+        # are off screen when it opens (its bounds and label need only the two ends)
+        self._built_path = None
         self._update_label_rect()
 
+    @property
+    def _path(self) -> QPainterPath:
+        if self._built_path is None:
+            self._built_path = self._make_path()
+        return self._built_path
+
     def _ends(self):
-        return (to_flow(self.flow, (self.start.x(), self.start.y())),
-                to_flow(self.flow, (self.end.x(), self.end.y())))
+        return self._flow_ends
 
     def label_center(self) -> QPointF:
         """Where the shape label sits: beside the lane for a routed wire, mid-curve otherwise."""
         start, end = self._ends()
         anchor = label_anchor(self.flow, start, end, self.lane)
-        if anchor is None:
-            return self._path.pointAtPercent(0.5)
+        if anchor is None:  # a direct curve is symmetric about its middle
+            return QPointF((self.start.x() + self.end.x()) / 2, (self.start.y() + self.end.y()) / 2)
         return QPointF(*from_flow(self.flow, anchor))
 
     def label_rect(self) -> QRectF:
@@ -114,9 +144,7 @@ class WireItem(QGraphicsItem):
             self._label_rect = QRectF()
             self._update_bounds()
             return
-        metrics = metrics_f(self._font)
-        width = metrics.horizontalAdvance(self.label) + 8
-        height = metrics.height() + 2
+        width, height = _label_size(self.label)
         center = self.label_center()
         rect = QRectF(center.x() - width / 2, center.y() - height / 2, width, height)
         start, end = self._ends()
@@ -130,7 +158,13 @@ class WireItem(QGraphicsItem):
         self._update_bounds()
 
     def _update_bounds(self) -> None:
-        self._bounds = self._path.boundingRect().adjusted(-4, -4, 4, 4).united(self._label_rect.adjusted(-1, -1, 1, 1))
+        start, end = self._ends()
+        span = direct_span(start, end) if self.lane is None and self._built_path is None else None
+        if span is not None:  # without building the curve
+            curve = QRectF(QPointF(*from_flow(self.flow, span[0])), QPointF(*from_flow(self.flow, span[1])))
+        else:
+            curve = self._path.boundingRect()
+        self._bounds = curve.adjusted(-4, -4, 4, 4).united(self._label_rect.adjusted(-1, -1, 1, 1))
 
     # ------------------------------------------------------------------ drawing
     def boundingRect(self) -> QRectF:

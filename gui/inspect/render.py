@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PySide6.QtGui import QImage
 
-from gui.training.live_plots import RENDER_LOCK
+from gui.training.plot_renderer import RENDER_LOCK
 
 SCREEN_DPI = 100
 MIN_SIZE = (320, 220)  # pixels: smaller figures are drawn at this size and scaled down

@@ -20,24 +20,20 @@ from __future__ import annotations
 import math
 
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator
 
-LABEL, TITLE, SMALL = 11, 12, 9  # font sizes in points, as in the engine's PNG plots
-GRID = {"alpha": 0.3, "linewidth": 0.6}
+from builder import PLOT_LABEL_SIZE as LABEL
+from builder import PLOT_SMALL_SIZE as SMALL
+from builder import figure_note, finite_number, spans_decades, style_axes
+
 CELL_ASPECT = 1.35  # width / height a panel looks best at
 LOSS, ACCURACY, TIME_STEPS = "loss", "accuracy", "time steps"
-
-
-def _finite(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _by_epoch(events: list[dict]) -> list[tuple[float, dict]]:
     by_epoch: dict[float, dict] = {}
     for event in events:
-        if event.get("event") == "epoch" and _finite(event.get("epoch")) is not None:
+        if event.get("event") == "epoch" and finite_number(event.get("epoch")) is not None:
             by_epoch[float(event["epoch"])] = event  # a resumed run may repeat an epoch: keep the last
     return sorted(by_epoch.items())
 
@@ -46,14 +42,14 @@ def epoch_losses(events: list[dict]) -> tuple[list[tuple[float, float]], list[tu
     """(epoch, train loss) and (epoch, val loss) points of one run; a run stopped in its first
     epoch gives its logged step losses at fractional epochs instead."""
     epochs = _by_epoch(events)
-    train = [(x, v) for x, e in epochs if (v := _finite(e.get("train_loss"))) is not None]
-    val = [(x, v) for x, e in epochs if (v := _finite(e.get("val_loss"))) is not None]
+    train = [(x, v) for x, e in epochs if (v := finite_number(e.get("train_loss"))) is not None]
+    val = [(x, v) for x, e in epochs if (v := finite_number(e.get("val_loss"))) is not None]
     if not train:
         per_epoch = next((e.get("steps_per_epoch") for e in events if e.get("event") == "run_started"), None)
         if isinstance(per_epoch, int) and per_epoch > 0:
             train = [(e["step"] / per_epoch, v) for e in events
-                     if e.get("event") == "step" and _finite(e.get("step")) is not None
-                     and (v := _finite(e.get("loss"))) is not None]
+                     if e.get("event") == "step" and finite_number(e.get("step")) is not None
+                     and (v := finite_number(e.get("loss"))) is not None]
     return train, val
 
 
@@ -62,7 +58,7 @@ def epoch_accuracies(events: list[dict]) -> tuple[list[tuple[float, float]], lis
     epochs = _by_epoch(events)
     series = []
     for key in ("train_accuracy", "val_accuracy"):
-        points = [(x, v) for x, e in epochs if (v := _finite(e.get(key))) is not None]
+        points = [(x, v) for x, e in epochs if (v := finite_number(e.get(key))) is not None]
         if points and all(v <= 1.0 for _, v in points):  # fractions; above 1: already percent
             points = [(x, 100.0 * v) for x, v in points]
         series.append(points)
@@ -82,7 +78,7 @@ def timestep_profiles(events: list[dict]) -> dict[str, list[tuple[int, list[tupl
         chosen = [recorded[0]] if len(recorded) == 1 else [recorded[0], recorded[-1]]
         curves = []
         for event in chosen:
-            norms = [_finite(v) for v in event["norms"]]
+            norms = [finite_number(v) for v in event["norms"]]
             last = norms[-1] if norms else None
             if not last or last <= 0:
                 continue
@@ -103,22 +99,13 @@ def _grid(count: int, width: float, height: float) -> tuple[int, int]:
 
 
 def _log_if_wide(ax, values: list[float]) -> None:
-    if values and min(values) > 0 and max(values) / min(values) > 30:
+    if spans_decades(values):
         ax.set_yscale("log")
         plain = FuncFormatter(lambda value, _position: f"{value:g}")
         ax.yaxis.set_major_formatter(plain)
         if max(values) / min(values) < 1e4:  # a few decades: label 2x and 5x too, not only powers of ten
             ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
             ax.yaxis.set_minor_formatter(plain)
-
-
-def _style(ax, title: str, note: str, xlabel: str, ylabel: str) -> None:
-    ax.set_title(f"{title}\n{note}" if note else title, fontsize=TITLE if not note else LABEL)
-    ax.set_xlabel(xlabel, fontsize=LABEL)
-    ax.set_ylabel(ylabel, fontsize=LABEL)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.tick_params(labelsize=SMALL)
-    ax.grid(True, which="major", **GRID)
 
 
 def loss_name(runs: list[tuple[str, list[dict]]]) -> str:
@@ -149,10 +136,7 @@ def draw_overlay(fig: Figure, runs: list[tuple[str, list[dict]]]) -> bool:
                      "accuracy": epoch_accuracies(events), "steps": timestep_profiles(events)})
     shown = [d for d in data if d["loss"][0] or d["loss"][1]]
     if not shown:
-        ax = fig.add_subplot()
-        ax.set_axis_off()
-        message = "no loss recorded in the selected runs" if runs else "select runs to compare"
-        ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=LABEL, color="0.4", transform=ax.transAxes)
+        figure_note(fig, "no loss recorded in the selected runs" if runs else "select runs to compare")
         return False
     panels = [LOSS]
     if any(d["accuracy"][0] or d["accuracy"][1] for d in shown):
@@ -176,7 +160,7 @@ def draw_overlay(fig: Figure, runs: list[tuple[str, list[dict]]]) -> bool:
                     label=d["name"] if not train else f"_{d['name']} validation")
         values += [v for _, v in train + val]
     _log_if_wide(ax, values)
-    _style(ax, "Loss", "solid: training · dashed: validation", "epoch", loss_name(runs))
+    style_axes(ax, "Loss", "epoch", loss_name(runs), note="solid: training · dashed: validation")
 
     if ACCURACY in axes:
         ax = axes[ACCURACY]
@@ -188,7 +172,7 @@ def draw_overlay(fig: Figure, runs: list[tuple[str, list[dict]]]) -> bool:
                     ax.plot(*zip(*points), style, color=d["color"], linewidth=1.8, marker=marker, markersize=3.5,
                             label=f"_{d['name']}")
         ax.set_ylim(0, 102)
-        _style(ax, "Accuracy", "solid: training · dashed: validation", "epoch", "accuracy (%)")
+        style_axes(ax, "Accuracy", "epoch", "accuracy (%)", note="solid: training · dashed: validation")
 
     if TIME_STEPS in axes:
         ax = axes[TIME_STEPS]
@@ -203,8 +187,8 @@ def draw_overlay(fig: Figure, runs: list[tuple[str, list[dict]]]) -> bool:
                     ax.annotate(node, first, fontsize=SMALL, color=d["color"], xytext=(3, 3),
                                 textcoords="offset points")
         ax.set_yscale("log")
-        _style(ax, "Gradient reaching each time step", "solid: start of training · dashed: end",
-               "time step t", "‖dLoss/dx_t‖ relative to the last step")
+        style_axes(ax, "Gradient reaching each time step", "time step t", "‖dLoss/dx_t‖ relative to the last step",
+                   note="solid: start of training · dashed: end")
 
     # one legend, one entry per run: the colors mean the same run in every panel. It goes
     # into the grid's empty cell where there is one, else onto the loss plot

@@ -14,18 +14,14 @@ that graph's runs and messages, and opening the first again brings its state bac
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -35,34 +31,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui import style
 from gui.document import GraphDocument
+from gui.form_widgets import info_label
+from gui.style import HINT_COLOR
 from gui.training.live_plots import LivePlots
+from gui.training.messages import MessageList
 from gui.training.runner import TrainingRunner
-from gui.training.runs_list import RunsList, load_run_events, run_label
+from gui.training.run_events import finish_run, follow_event
+from gui.training.run_folders import load_run_events, run_label
+from gui.training.runs_list import RunsList
 from gui.training.settings_form import TrainingSettingsForm
-from gui.training.snapshot import relative_paths, untitled_runs_root, write_snapshot
-from gui.training.state import NOT_TRAINING, Progress, TrainingState, format_duration
+from gui.training.side_width import SideWidth
+from gui.training.snapshot import SnapshotRefused, snapshot_run, untitled_runs_root
+from gui.training.state import NOT_TRAINING, Progress, TrainingState
 
 SIDE_WIDTH = 330  # the settings' width beside the plots
-MAX_SIDE_SHARE = 0.55  # the runs table may take this much of the panel's width to show all its columns
-
-
-def new_run_dir_in(base: str | Path, name: str) -> Path:
-    """``<base>/<name>-<date>-<time>`` (a suffix if that exists already)."""
-    base = Path(base)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate = base / f"{name}-{stamp}"
-    number = 2
-    while candidate.exists():
-        candidate = base / f"{name}-{stamp}-{number}"
-        number += 1
-    return candidate
-
-
-def new_run_dir(graph_path: str, name: str) -> Path:
-    """``<graph folder>/runs/<name>-<date>-<time>`` (a suffix if that exists already)."""
-    return new_run_dir_in(Path(graph_path).resolve().parent / "runs", name)
 
 
 def _state_key(document: GraphDocument) -> Optional[str]:
@@ -90,7 +73,6 @@ class TrainingPanel(QWidget):
         self.state = TrainingState("untitled")  # what the panel shows: the open document's
         self._states: dict[str, TrainingState] = {}  # by graph file, for when it is opened again
         self._run_state: Optional[TrainingState] = None  # the document whose run the runner trains
-        self._side_before_runs: Optional[int] = None
 
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("trainButton")
@@ -106,6 +88,10 @@ class TrainingPanel(QWidget):
         self.progress_bar.setMaximumHeight(12)
         self.progress_label = QLabel(NOT_TRAINING)
         self.progress_label.setObjectName("trainingProgress")
+        self.estimate_label = info_label(name="trainingEstimate", color=HINT_COLOR)
+        self.estimate_label.setToolTip("Timed on a warm-up step on this machine before the first epoch "
+                                       "(the 'estimate first' setting)")
+        self.estimate_label.hide()
         bar = QHBoxLayout()
         for button in (self.train_button, self.stop_button, self.resume_button):
             bar.addWidget(button)
@@ -116,9 +102,7 @@ class TrainingPanel(QWidget):
         self.form = TrainingSettingsForm()
         self.runs = RunsList()
         self.plots = LivePlots()
-        self.messages = QListWidget()
-        self.messages.setObjectName("trainingMessages")
-        self.messages.setMaximumHeight(72)
+        self.messages = MessageList()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
@@ -137,6 +121,7 @@ class TrainingPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(bar)
         layout.addWidget(self.progress_bar)
+        layout.addWidget(self.estimate_label)
         layout.addWidget(split, 1)
         layout.addWidget(self.messages)
 
@@ -149,9 +134,7 @@ class TrainingPanel(QWidget):
         self.runner.finished.connect(self._on_finished)
         self.runs.runsSelected.connect(self._show_runs)
         self.runs.message.connect(self.message)
-        # (with ``self`` as context, a timer that fires after the panel is gone does nothing)
-        self.runs.listChanged.connect(lambda: QTimer.singleShot(0, self, self._fit_runs))
-        side.currentChanged.connect(self._side_tab_changed)
+        self.side_width = SideWidth(split, side, self.runs)
         self._update_buttons()
         # tabbed with Problems: let the dock be short until a run needs the room
         self.setMinimumSize(200, 100)
@@ -220,10 +203,9 @@ class TrainingPanel(QWidget):
     def _show_state(self) -> None:
         """Show ``self.state`` in the widgets."""
         state = self.state
-        self.messages.clear()
-        for text, kind in state.messages:
-            self._add_item(text, kind)
+        self.messages.show_all(state.messages)
         self.progress_label.setText(self._status_text(state))
+        self._show_estimate(state)
         low, high, value = state.bar
         self.progress_bar.setRange(low, high)
         self.progress_bar.setValue(value)
@@ -270,21 +252,10 @@ class TrainingPanel(QWidget):
             return False
         graph_path = document.path
         name = document.graph.name or (Path(graph_path).stem if graph_path else "untitled")
-        if graph_path is None:
-            relative = relative_paths(document.graph)
-            if relative:
-                self.message("This graph was never saved, and it reads files by paths relative to its file ("
-                             + "; ".join(relative) + "): save it first (File › Save As), or make those paths "
-                             "absolute.", "error")
-                return False
-            run_dir = new_run_dir_in(self._runs_root(), name)
-        else:
-            run_dir = new_run_dir(graph_path, name)
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            snapshot = write_snapshot(document.graph, run_dir)
-        except OSError as error:
-            self.message(f"Cannot write the run folder {run_dir}: {error}", "error")
+            run_dir, snapshot = snapshot_run(document.graph, graph_path, self._runs_root())
+        except SnapshotRefused as refused:
+            self.message(str(refused), "error")
             return False
         state = self.state
         self._begin(state, run_dir)
@@ -335,6 +306,7 @@ class TrainingPanel(QWidget):
         state.compared = []
         state.running = True
         state.status_text = "starting…"
+        state.estimate_text = ""
         state.bar = (0, 0, 0)  # busy until the run says how long it is
         self._run_state = state
         self._set_marks(state, {})
@@ -343,6 +315,7 @@ class TrainingPanel(QWidget):
             self._overlay([])
             self.progress_bar.setRange(0, 0)
             self.progress_label.setText(state.status_text)
+            self._show_estimate(state)
         self._update_buttons(running=True)
 
     # ------------------------------------------------------------------ events
@@ -350,46 +323,21 @@ class TrainingPanel(QWidget):
         state = self._run_state
         if state is None:
             return
-        shown = state is self.state
-        state.events.append(event)
-        if shown:
+        marks = state.marks
+        said = follow_event(state, event)
+        if state is self.state:
             self.plots.add_event(event)
-        state.progress.feed(event)
-        kind = event.get("event")
-        if kind in ("run_started", "step", "epoch"):
-            progress = state.progress
-            if progress.total_steps:
-                state.bar = (0, progress.total_steps, min(progress.step, progress.total_steps))
-            state.status_text = progress.text()
-            if shown:
+            if event.get("event") in ("run_started", "step", "epoch", "estimate"):
                 self.progress_bar.setRange(state.bar[0], state.bar[1])
                 self.progress_bar.setValue(state.bar[2])
                 self.progress_label.setText(state.status_text)
-        if kind == "run_started":
-            if event.get("run_dir"):
-                path = Path(event["run_dir"])
-                if all(p.resolve() != path.resolve() for p in state.added):
-                    state.added.append(path)
-                if shown:
-                    self.runs.add_run(path)
-        elif kind == "epoch":
-            accuracy = event.get("val_accuracy")
-            text = f"epoch {event.get('epoch')}: train loss {event.get('train_loss', float('nan')):.4g}"
-            if event.get("val_loss") is not None:
-                text += f", val loss {event['val_loss']:.4g}"
-            if accuracy is not None:
-                text += f", val accuracy {100 * accuracy:.1f}%"
-            self._say(state, text, "info")
-        elif kind == "warning":
-            self._say(state, event.get("message", "warning"), "warning")
-            if event.get("node"):
-                self._set_marks(state, {**state.marks, event["node"]: event.get("message", "")})
-        elif kind == "error":
-            hint = f" ({event['hint']})" if event.get("hint") else ""
-            self._say(state, f"{event.get('message', 'the run failed')}{hint}; the last good checkpoint is kept",
-                      "error")
-        elif kind == "checkpoint":
-            state.last_checkpoint = event  # what Resume continues from after a stop or a crash
+                self._show_estimate(state)
+            if event.get("event") == "run_started" and event.get("run_dir"):
+                self.runs.add_run(Path(event["run_dir"]))
+        for text, kind in said:
+            self._say(state, text, kind)
+        if state.marks is not marks:
+            self._set_marks(state, state.marks)
 
     def _on_stderr(self, text: str) -> None:
         if self._run_state is not None:
@@ -397,32 +345,15 @@ class TrainingPanel(QWidget):
 
     def _on_finished(self, code: int, status: str) -> None:
         state = self._run_state or self.state
-        state.running = False
         shown = state is self.state
-        progress = state.progress
-        if code == 0:
-            state.bar = (0, max(progress.total_steps, 1), max(progress.total_steps, 1))
-            self._say(state, f"Run {status}: {state.run_dir}", "info")
-        else:
-            state.bar = (0, max(progress.total_steps, 1), min(progress.step, max(progress.total_steps, 1)))
-            if status == "stopped" or code == 130:
-                self._say(state, f"Stopped; the checkpoint is in {state.run_dir / 'checkpoints'}", "warning")
-            elif status == "crashed" and state.last_checkpoint is not None:
-                # killed (out of memory, the Stop timeout, a crash): the last checkpoint is whole,
-                # so Resume goes on from it exactly as after a stop
-                self._say(state, f"The training process ended unexpectedly (exit status {code}). Resume continues "
-                                 f"from its last checkpoint (step {state.last_checkpoint.get('step')}).", "warning")
-            else:
-                lines = [line for text in state.stderr for line in text.splitlines() if line.strip()]
-                reason = "\n".join(line for line in lines if line.startswith(("error", "  ", "    hint"))) \
-                    or "\n".join(lines[-3:]) or f"exit status {code}"
-                self._say(state, f"The run failed: {reason}", "error")
-        state.status_text = f"{status} · " + progress.text() if progress.total_steps else status
+        for text, kind in finish_run(state, code, status):
+            self._say(state, text, kind)
         if shown:
             self.progress_bar.setRange(state.bar[0], state.bar[1])
             self.progress_bar.setValue(state.bar[2])
             self.progress_label.setText(state.status_text)
             self.runs.refresh()
+            self.plots.refresh_images()  # masks or boxes, drawn as the run ended
         elif self.state is not None:
             self.progress_label.setText(self._status_text(self.state))
         self._update_buttons(running=False)
@@ -440,7 +371,7 @@ class TrainingPanel(QWidget):
             return  # the plots keep following the run going on
         else:
             state.events = load_run_events(Path(paths[0]))
-            self.plots.set_events(state.events)
+            self.plots.set_events(state.events, run_dir=paths[0])
             if state.compared:
                 state.compared = []
                 self._overlay([])
@@ -467,22 +398,15 @@ class TrainingPanel(QWidget):
     def _say(self, state: TrainingState, text: str, kind: str) -> None:
         state.messages.append((text, kind))
         if state is self.state:
-            self._add_item(text, kind)
-
-    def _add_item(self, text: str, kind: str) -> None:
-        item = QListWidgetItem(text)
-        item.setData(Qt.UserRole, kind)
-        if kind == "error":
-            item.setForeground(QColor(style.ERROR_COLOR))
-        elif kind == "warning":
-            item.setForeground(QColor(style.WARNING_COLOR))
-        item.setToolTip(text)
-        self.messages.addItem(item)
-        self.messages.scrollToBottom()
+            self.messages.add(text, kind)
 
     def message_texts(self, kind: Optional[str] = None) -> list[str]:
-        return [self.messages.item(i).text() for i in range(self.messages.count())
-                if kind is None or self.messages.item(i).data(Qt.UserRole) == kind]
+        """The messages shown (those of ``kind``: "info", "warning", "error")."""
+        return self.messages.texts(kind)
+
+    def _show_estimate(self, state: TrainingState) -> None:
+        self.estimate_label.setText(state.estimate_text)
+        self.estimate_label.setVisible(bool(state.estimate_text))
 
     def _set_marks(self, state: TrainingState, marks: dict[str, str]) -> None:
         state.marks = marks
@@ -495,29 +419,6 @@ class TrainingPanel(QWidget):
         if path:
             self.plots.save_png(path)
             self.message(f"Saved {path}", "info")
-
-    def _side_tab_changed(self, index: int) -> None:
-        """The Runs tab widens the side to show every column of the runs table; the
-        Settings tab gives the width back."""
-        if self.side_tabs.widget(index) is self.runs:
-            QTimer.singleShot(0, self, self._fit_runs)  # dropped if the panel is gone
-        elif self._side_before_runs is not None:
-            sizes = self.splitter.sizes()
-            total = sum(sizes)
-            self.splitter.setSizes([self._side_before_runs, total - self._side_before_runs])
-            self._side_before_runs = None
-
-    def _fit_runs(self) -> None:
-        sizes = self.splitter.sizes()
-        total = sum(sizes)
-        if self.side_tabs.currentWidget() is not self.runs or total <= 0:
-            return
-        need = self.runs.preferred_width() + self.side_tabs.width() - self.runs.width()
-        wanted = min(need, int(total * MAX_SIDE_SHARE))
-        if sizes[0] < wanted:
-            if self._side_before_runs is None:
-                self._side_before_runs = sizes[0]
-            self.splitter.setSizes([wanted, total - wanted])
 
     def _update_buttons(self, running: Optional[bool] = None) -> None:
         running = self.runner.is_running() if running is None else running
@@ -532,4 +433,4 @@ class TrainingPanel(QWidget):
             self.stop_button.setToolTip("Stop the run: it saves a checkpoint first; Resume continues it")
 
 
-__all__ = ["Progress", "TrainingPanel", "format_duration", "new_run_dir", "new_run_dir_in"]
+__all__ = ["TrainingPanel"]

@@ -7,19 +7,14 @@ status, epochs, final validation accuracy and loss, wall time; a run without a s
 (still going, or killed) shows what its ``metrics.jsonl`` has so far. Select runs to
 compare them. **Add run…** lists the newest runs of other graphs in the same runs
 folder, and opens any run folder, so that e.g. ``lstm_memory`` can be compared with
-``rnn_memory``; such runs are marked with their graph's name.
+``rnn_memory``; such runs are marked with their graph's name. Reading the folders is
+:mod:`gui.training.run_folders`.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import re
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from PySide6.QtCore import QEvent, QPoint, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
@@ -38,223 +33,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from builder import read_events
+from gui.generate.run_button import GenerateButton
 from gui.style import ERROR_COLOR, HINT_COLOR, SELECTION_COLOR, WARNING_COLOR
+from gui.training.run_folders import (
+    RUNNING,
+    UNFINISHED,
+    RunInfo,
+    find_other_runs,
+    find_runs,
+    format_wall,
+    is_run_folder,
+)
 from gui.training.tensorboard_launcher import TensorBoardLauncher
 
-COLUMNS = ("Started", "Graph", "Status", "Epochs", "Val acc", "Val loss", "Time")
-STARTED, GRAPH, STATUS = 0, 1, 2  # column numbers
+COLUMNS = ("Started", "Graph", "Status", "Epochs", "Val acc", "Val IoU", "Val loss", "Time")
+STARTED, GRAPH, STATUS, IOU = 0, 1, 2, 5  # column numbers
 NUMBERS = 3  # this column and those after it are right-aligned numbers
 STARTED_FORMAT = "%Y-%m-%d %H:%M:%S"
-OTHER_RUNS_SHOWN = 12  # how many runs of other graphs the Add run menu offers
-_STAMP = re.compile(r"(\d{8})-(\d{6})")  # runs/<graph>-YYYYMMDD-HHMMSS
-_EPOCH = datetime(1970, 1, 2)  # sorts a run without a start time last
-_NAME = re.compile(r"^(.*?)-\d{8}-\d{6}(?:-\d+)?$")
-RUNNING, UNFINISHED = "running", "unfinished"
 STATUS_COLORS = {"failed": ERROR_COLOR, "stopped": WARNING_COLOR, UNFINISHED: WARNING_COLOR,
                  "early_stopped": None, "completed": None, RUNNING: SELECTION_COLOR}
-
-
-def load_run_events(path: str | Path) -> list[dict]:
-    """The events of a run (a run folder, or its ``metrics.jsonl``); a torn last line of a
-    killed run is skipped; no file: no events."""
-    path = Path(path)
-    metrics = path / "metrics.jsonl" if path.is_dir() else path
-    try:
-        return read_events(str(metrics))
-    except OSError:
-        return []
-
-
-def _read_json(path: Path) -> Optional[dict]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    return os.path.normcase(str(a.resolve())) == os.path.normcase(str(b.resolve()))
-
-
-def _number(value: Any) -> Optional[float]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def format_wall(seconds: Optional[float]) -> str:
-    """``8.25`` -> ``8.3 s``; ``185`` -> ``3 min 5 s``; ``3725`` -> ``1 h 2 min``."""
-    if seconds is None:
-        return "–"
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-
-
-@dataclass
-class RunInfo:
-    """What the list shows about one run folder."""
-
-    path: Path
-    started: Optional[datetime]
-    status: str
-    epochs: Optional[int] = None
-    val_accuracy: Optional[float] = None
-    val_loss: Optional[float] = None
-    wall_seconds: Optional[float] = None
-    summary: dict = field(default_factory=dict)
-    graph: str = ""  # the graph's name (summary, events, settings or folder name)
-    foreign: bool = False  # a run of another graph, added to compare
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def label(self) -> str:
-        """How plots name the run: its graph and when it started (``rnn_memory 14:03:22``)."""
-        return run_label(self.path, self.graph, self.started)
-
-    @classmethod
-    def read(cls, path: Path, running: bool = False) -> RunInfo:
-        """A run folder's summary (or, while it has none, its events so far)."""
-        summary = _read_json(path / "summary.json")
-        started = _start_time(path)
-        if summary is not None:
-            final = summary.get("final") if isinstance(summary.get("final"), dict) else {}
-            epochs = summary.get("epochs")
-            graph = summary.get("graph") if isinstance(summary.get("graph"), str) else None
-            return cls(path, started, str(summary.get("status") or "?"),
-                       epochs if isinstance(epochs, int) else None, _number(final.get("val_accuracy")),
-                       _number(final.get("val_loss")), _number(summary.get("wall_seconds")), summary,
-                       graph or run_graph_name(path))
-        events = load_run_events(path)
-        epochs = [e for e in events if e.get("event") == "epoch"]
-        last = epochs[-1] if epochs else {}
-        finished = [e for e in events if e.get("event") == "run_finished"]
-        status = RUNNING if running else UNFINISHED
-        if finished:
-            status = str(finished[-1].get("status") or status)
-        elif any(e.get("event") == "error" for e in events):
-            status = "failed"
-        wall = _number(events[-1].get("time")) if events else None
-        return cls(path, started, status, int(last["epoch"]) if isinstance(last.get("epoch"), int) else
-                   (0 if events else None), _number(last.get("val_accuracy")), _number(last.get("val_loss")),
-                   wall, {}, run_graph_name(path, events))
-
-    def tooltip(self) -> str:
-        lines = [str(self.path)]
-        if self.foreign:
-            lines.append(f"a run of {self.graph or 'another graph'}, added to compare (Delete takes it off the list)")
-        s = self.summary
-        for key, label in (("device", "device"), ("data", "data"), ("params", "parameters")):
-            if s.get(key) is not None:
-                value = s[key]
-                lines.append(f"{label}: {value:,}" if isinstance(value, int) else f"{label}: {value}")
-        best = s.get("best") if isinstance(s.get("best"), dict) else {}
-        if _number(best.get("val_accuracy")) is not None:
-            lines.append(f"best val accuracy: {100 * best['val_accuracy']:.2f} %")
-        if _number(best.get("val_loss")) is not None:
-            lines.append(f"best val loss: {best['val_loss']:.4g}")
-        if _number(s.get("samples_per_s")) is not None:
-            lines.append(f"{s['samples_per_s']:,.0f} samples/s")
-        return "\n".join(lines)
-
-
-def _start_time(path: Path) -> Optional[datetime]:
-    """When the run started: the stamp in its folder name, else when settings.json was written."""
-    match = _STAMP.search(path.name)
-    if match:
-        try:
-            return datetime.strptime("".join(match.groups()), "%Y%m%d%H%M%S")
-        except ValueError:
-            pass
-    for candidate in (path / "settings.json", path):
-        try:
-            return datetime.fromtimestamp(candidate.stat().st_mtime)
-        except OSError:
-            continue
-    return None
-
-
-def run_graph_name(path: Path, events: Optional[list[dict]] = None) -> str:
-    """The name of the graph a run trained: from its events, its settings' graph_source,
-    else its folder name without the time stamp."""
-    summary = _read_json(path / "summary.json")
-    if summary and isinstance(summary.get("graph"), str) and summary["graph"]:
-        return summary["graph"]
-    for event in events if events is not None else load_run_events(path)[:1]:
-        if event.get("event") == "run_started" and isinstance(event.get("graph"), str) and event["graph"]:
-            return event["graph"]
-    settings = _read_json(path / "settings.json")
-    source = settings.get("graph_source") if settings else None
-    match = _NAME.match(path.name)
-    if match:
-        return match.group(1)
-    return Path(source).stem if isinstance(source, str) and source else path.name
-
-
-def run_label(path: Path, graph: Optional[str] = None, started: Optional[datetime] = None) -> str:
-    """``rnn_memory 14:03:22``: a run's graph and start time, to name it in a legend."""
-    graph = graph or run_graph_name(path)
-    started = started or _start_time(path)
-    return f"{graph} {started:%H:%M:%S}" if started else f"{graph} ({path.name})"
-
-
-def is_run_folder(path: str | Path) -> bool:
-    """A folder the trainer wrote: it has metrics.jsonl or settings.json."""
-    path = Path(path)
-    return path.is_dir() and ((path / "metrics.jsonl").is_file() or (path / "settings.json").is_file())
-
-
-def _graph_source(path: Path) -> Optional[str]:
-    settings = _read_json(path / "settings.json")
-    source = settings.get("graph_source") if settings else None
-    return source if isinstance(source, str) and source else None
-
-
-def find_other_runs(graph_path: str | Path | None, runs_root: str | Path,
-                    limit: int = OTHER_RUNS_SHOWN) -> list[Path]:
-    """The newest ``limit`` run folders under ``runs_root`` that are not runs of
-    ``graph_path`` (runs of other graphs, to compare with), newest first."""
-    try:
-        children = [p for p in Path(runs_root).iterdir() if p.is_dir() and is_run_folder(p)]
-    except OSError:
-        return []
-    graph = Path(graph_path) if graph_path else None
-    others = []
-    for child in children:
-        source = _graph_source(child)
-        if graph is not None and source is not None and _same_file(Path(source), graph):
-            continue
-        others.append(child)
-    others.sort(key=lambda p: (_start_time(p) or _EPOCH, p.name), reverse=True)
-    return others[:limit]
-
-
-def find_runs(graph_path: str | Path, runs_root: str | Path | None = None) -> list[Path]:
-    """The run folders under ``runs_root`` (default ``<graph folder>/runs``) whose
-    settings.json names ``graph_path`` as their graph_source."""
-    graph = Path(graph_path)
-    root = Path(runs_root) if runs_root is not None else graph.resolve().parent / "runs"
-    try:
-        children = sorted(p for p in root.iterdir() if p.is_dir())
-    except OSError:
-        return []
-    found = []
-    for child in children:
-        settings = _read_json(child / "settings.json")
-        source = settings.get("graph_source") if settings else None
-        if isinstance(source, str) and source and _same_file(Path(source), graph):
-            found.append(child)
-    return found
 
 
 class RunsList(QWidget):
@@ -264,6 +61,7 @@ class RunsList(QWidget):
 
     runsSelected = Signal(list)
     inspectRequested = Signal(Path)  # look inside this run (the window's Inspect panel)
+    generateRequested = Signal(Path)  # generate with this decoder run (the window's Generate panel)
     message = Signal(str, str)  # text, kind ("info", "error")
     listChanged = Signal()  # the rows were read again (their widths may have changed)
 
@@ -328,6 +126,8 @@ class RunsList(QWidget):
         self.inspect_button.setToolTip("Look inside the selected run: its misclassified samples, feature maps "
                                        "and explanations (Inspect panel)")
         self.inspect_button.clicked.connect(self._inspect_selected)
+        self.generate_button = GenerateButton()  # enabled for a decoder run only (gui/generate/run_button.py)
+        self.generate_button.clicked.connect(self._generate_selected)
         self.tensorboard = TensorBoardLauncher(self)
         self.tensorboard.failed.connect(lambda message, hint: self.hint.setText(f"{message}: {hint}"))
         self.tensorboard_button = QToolButton()
@@ -339,6 +139,7 @@ class RunsList(QWidget):
         buttons.setContentsMargins(4, 0, 4, 0)
         buttons.addWidget(self.hint, 1)
         buttons.addWidget(self.inspect_button, 0, Qt.AlignmentFlag.AlignTop)
+        buttons.addWidget(self.generate_button, 0, Qt.AlignmentFlag.AlignTop)
         buttons.addWidget(self.tensorboard_button, 0, Qt.AlignmentFlag.AlignTop)
         buttons.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignTop)
 
@@ -405,6 +206,7 @@ class RunsList(QWidget):
         finally:
             self.tree.blockSignals(False)
         self.tree.setColumnHidden(GRAPH, not any(r.foreign for r in runs))
+        self.tree.setColumnHidden(IOU, all(r.val_iou is None for r in runs))  # segmentation and box runs only
         self._show_empty()
         self.listChanged.emit()
         if [p.resolve() for p in self.selected_runs()] != [p.resolve() for p in selected]:
@@ -554,10 +356,17 @@ class RunsList(QWidget):
         if len(chosen) == 1:
             self.inspectRequested.emit(chosen[0])
 
+    def _generate_selected(self) -> None:
+        chosen = self.selected_runs()
+        if len(chosen) == 1 and self.generate_button.reason is None:
+            self.generateRequested.emit(chosen[0])
+
     def context_actions(self) -> list[tuple[str, object]]:
         """What the right-click menu offers for the selection: (text, slot) pairs."""
         chosen = self.selected_runs()
         actions = [("Inspect Run", self._inspect_selected)] if len(chosen) == 1 else []
+        if len(chosen) == 1 and self.generate_button.reason is None:
+            actions.append(("Generate…", self._generate_selected))
         picked = {p.resolve() for p in chosen}
         if any(r.foreign and r.path.resolve() in picked for r in self._runs):
             actions.append(("Remove From List", self.remove_selected_foreign))
@@ -575,9 +384,10 @@ class RunsList(QWidget):
     def _item(self, run: RunInfo) -> QTreeWidgetItem:
         accuracy = f"{100 * run.val_accuracy:.1f} %" if run.val_accuracy is not None else "–"
         loss = f"{run.val_loss:.4g}" if run.val_loss is not None else "–"
+        iou = f"{run.val_iou:.3f}" if run.val_iou is not None else "–"
         texts = (run.started.strftime(STARTED_FORMAT) if run.started else run.name, run.graph,
                  run.status.replace("_", " "), str(run.epochs) if run.epochs is not None else "–",
-                 accuracy, loss, format_wall(run.wall_seconds))
+                 accuracy, iou, loss, format_wall(run.wall_seconds))
         item = QTreeWidgetItem(list(texts))
         item.setData(0, Qt.ItemDataRole.UserRole, str(run.path))
         tip = run.tooltip()
@@ -609,6 +419,7 @@ class RunsList(QWidget):
         self.tree.setVisible(not empty)
         self.empty.setVisible(empty)
         self.inspect_button.setVisible(not empty)
+        self.generate_button.setVisible(not empty)
         self._update_inspect_button()
         self.hint.setText("Select one run to see its curves; Ctrl- or Shift-click more to compare them."
                           if len(self._runs) > 1 else "Add run… compares with runs of other graphs.")
@@ -619,3 +430,4 @@ class RunsList(QWidget):
 
     def _update_inspect_button(self) -> None:
         self.inspect_button.setEnabled(len(self.selected_runs()) == 1)
+        self.generate_button.follow(self.selected_runs())

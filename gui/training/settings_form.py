@@ -2,8 +2,12 @@
 
 Every setting of ``builder.TRAINING_SETTINGS`` (but ``out``: the panel picks the run
 folder) gets the typed editor the inspector uses for block parameters
-(:func:`gui.param_editors.make_editor`), grouped as Data / Schedule / Stability / Run; the
-data set is a combo of ``builder.DATA_SOURCES`` followed by that source's own options.
+(:func:`gui.param_editors.make_editor`; ``init``, ``loss`` and values without a widget
+get those of :mod:`gui.training.setting_editors`), grouped as Data / Schedule / Stability /
+Transfer / Run; the data set is a combo of ``builder.DATA_SOURCES``, those that fit the
+graph first (asked again when its inputs or outputs change), followed by that source's
+own options (:mod:`gui.training.data_source_rows`; options without a widget are YAML
+text, :mod:`gui.training.yaml_values`).
 
 The form shows ``resolve_settings(graph.training)``: what the file says, the defaults
 elsewhere (settings the file sets have bold labels). An edit writes the graph's training
@@ -17,145 +21,52 @@ from __future__ import annotations
 
 import copy
 import html
-import json
+import traceback
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping, Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QComboBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QVBoxLayout,
-    QWidget,
-)
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from blocks import Bool, Choice, Float, Int, Ints, Param, ParamError, Text
-from builder import DATA_SOURCES, TRAINING_SETTINGS, SettingsError, resolve_settings
+from builder import TRAINING_SETTINGS, SettingsError, graph_sources, resolve_settings
 from gui.document import GraphDocument
-from gui.param_editors import (
-    LineEdit,
-    ParamEditor,
-    ParsedLineEditor,
-    compact_form,
-    make_editor,
-    section_heading,
-)
-from gui.style import ERROR_COLOR, HINT_COLOR
+from gui.form_widgets import compact_form, mark_explicit, section_heading
+from gui.param_editor_base import ParamEditor, problem_of
+from gui.style import ERROR_COLOR
+from gui.training.data_source_rows import DATA_KEY, DataSourceRows, label_text, with_option, with_source
+from gui.training.setting_editors import InitEditor, setting_editor
+from gui.training.source_combo import io_key
 
-DATA_KEY = "data"
 # settings shown under each heading, in this order; "data" (the data-set combo and the
 # source's options) leads the Data group. A setting the schema adds later lands in "Other".
 GROUPS: dict[str, tuple[str, ...]] = {
     "Data": ("val_split",),
-    "Schedule": ("epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
+    "Schedule": ("epochs", "max_steps", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
                  "schedule", "step_size", "gamma"),
     "Stability": ("clip_norm", "clip_value", "early_stopping", "loss"),
-    "Run": ("device", "amp", "channels_last", "compile", "seed", "diagnostics_every", "log_every", "workers"),
+    "Transfer": ("init", "freeze", "lr_mult", "unfreeze_after", "unfreeze_lr"),
+    "Run": ("device", "amp", "channels_last", "compile", "seed", "estimate", "diagnostics_every", "log_every",
+            "workers"),
 }
 HIDDEN = ("out",)  # the panel chooses the run folder
 LABELS = {"lr": "learning rate", "val_split": "validation split", "diagnostics_every": "gradient stats every",
           "batch_size": "batch size", "weight_decay": "weight decay", "step_size": "step size",
           "clip_norm": "clip grad norm", "clip_value": "clip grad value", "early_stopping": "early stopping",
-          "log_every": "log every", "amp": "mixed precision"}
+          "log_every": "log every", "amp": "mixed precision", "max_steps": "max steps",
+          "init": "start from", "freeze": "frozen nodes", "lr_mult": "lr per node", "unfreeze_after": "unfreeze after",
+          "unfreeze_lr": "unfrozen lr factor", "estimate": "estimate first"}
 # what a clipping threshold starts at when its "set" box is ticked (0 would zero every gradient)
 STARTING_VALUES = {"clip_norm": 1.0, "clip_value": 1.0}
+OFF_WHEN_UNSET = ("clip_norm", "clip_value", "max_steps")  # optional settings that are off, not automatic, unset
+# structured settings the schema expands into a long form: shown as the file writes them
+AS_WRITTEN = ("init", "freeze", "lr_mult", "loss")
 # settings that only matter with another one's value: greyed out otherwise
-USED_WITH: dict[str, tuple[str, tuple[str, ...]]] = {
+USED_WITH: dict[str, tuple[str, tuple[Any, ...]]] = {
     "momentum": ("optimizer", ("sgd",)),
     "nesterov": ("optimizer", ("sgd",)),
     "step_size": ("schedule", ("step",)),
     "gamma": ("schedule", ("step", "plateau")),
 }
-_SUPPORTED = (Bool, Int, Float, Choice, Ints, Text)  # the param types make_editor has widgets for
-
-
-def _label_text(key: str) -> str:
-    return LABELS.get(key, key.replace("_", " "))
-
-
-# --- values the typed editors cannot show: YAML flow text ------------------------------------
-
-def yaml_text(value: Any) -> str:
-    """A value as YAML flow text: ``{flip: true, crop: 4}``, ``[x, y]``, ``auto`` ('' for null)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{yaml_text(str(k))}: {yaml_text(v) or 'null'}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(yaml_text(v) or "null" for v in value) + "]"
-    text = str(value)
-    try:
-        plain = parse_yaml_value(text) == text and not any(c in text for c in ",[]{}#:")
-    except ParamError:
-        plain = False
-    return text if plain else json.dumps(text)
-
-
-def parse_yaml_value(text: str) -> Any:
-    """Text as one YAML value with the safe loader (no tags, no objects); '' is null."""
-    if not text.strip():
-        return None
-    try:
-        return YAML(typ="safe", pure=True).load(text)
-    except YAMLError as err:
-        problem = getattr(err, "problem", None) or "not a YAML value"
-        raise ParamError(f"{text.strip()!r}: {problem}; e.g. {{flip: true, crop: 4}}, [x, y] or auto") from None
-
-
-class LiteralEditor(ParsedLineEditor):
-    """A value of a type that has no widget (a list of names, a mapping, ``auto``/true/false):
-    a line edit whose text is read as YAML, committed on Enter or focus-out when the
-    declaration accepts it. Empty text commits None (the default)."""
-
-    def __init__(self, name: str, param: Param, parent: Optional[QWidget] = None):
-        super().__init__(name, param, parent)
-        self.editor = self.line = LineEdit()
-        self.line.escaped.connect(self._restore)
-        self.line.setPlaceholderText("required" if param.required else yaml_text(param.default) or "not set")
-        self.layout_.addWidget(self.line)
-        self.line.textEdited.connect(self._edited)
-        self.line.editingFinished.connect(self._finished)
-
-    def value(self) -> Any:
-        try:
-            return self._parse(self.line.text())
-        except ParamError:
-            return None
-
-    def _show(self, value: Any) -> None:
-        if value == self._shown and self.line.hasFocus():
-            return
-        self._shown = value
-        self.line.setText(yaml_text(value))
-        self._set_invalid(None)
-
-    def _parse(self, text: str) -> Any:
-        value = parse_yaml_value(text)
-        if value is not None or not self.param.optional:
-            if value is None and self.param.required:
-                raise ParamError("required")
-            if value is not None:
-                self.param.check(value)
-        return value
-
-
-def option_editor(name: str, param: Param, value: Any) -> ParamEditor:
-    """The editor of a data-source option: the typed editor where there is one, else text
-    read as YAML."""
-    if isinstance(param, _SUPPORTED):
-        return make_editor(name, param, value)
-    editor = LiteralEditor(name, param)
-    editor.set_value(value)
-    editor._decorate()
-    return editor
 
 
 def resolve_leniently(section: Optional[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -173,10 +84,14 @@ def resolve_leniently(section: Optional[Mapping[str, Any]]) -> tuple[dict[str, A
             del remaining[err.key]
 
 
-def _problem_of(editor: ParamEditor) -> Optional[str]:
-    """What the editor marks as wrong, also inside an optional ("set") editor."""
-    inner = getattr(editor, "inner", None)
-    return editor.problem or (inner.problem if isinstance(inner, ParamEditor) else None)
+def _ranked(analysis: Any) -> Optional[list]:
+    """``builder.graph_sources``; None (every source, in order) if a source's loader broke:
+    the form must not, and the traceback goes to the terminal for a bug report."""
+    try:
+        return graph_sources(analysis)
+    except Exception:  # noqa: BLE001 - a plug-in source's bug, not the user's
+        traceback.print_exc()
+        return None
 
 
 class TrainingSettingsForm(QWidget):
@@ -193,11 +108,9 @@ class TrainingSettingsForm(QWidget):
         self._values, self._errors = resolve_leniently(None)
         self._problems: list[str] = []
         self._refreshing = False
+        self._fits_key: Optional[tuple] = None  # the graph's inputs and outputs the combo's order is for
         self.editors: dict[str, ParamEditor] = {}
         self.labels: dict[str, QLabel] = {}
-        self.option_editors: dict[str, ParamEditor] = {}
-        self.option_labels: dict[str, QLabel] = {}
-        self._options_source: Optional[str] = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 8)
@@ -231,36 +144,43 @@ class TrainingSettingsForm(QWidget):
 
     # ------------------------------------------------------------------ building
     def _add_dataset_rows(self, form: QFormLayout) -> None:
-        self.dataset = QComboBox()
-        self.dataset.setObjectName("trainingDataset")
-        self.dataset.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.dataset.setPlaceholderText("choose a data set")
-        for name, source in DATA_SOURCES.items():
-            self.dataset.addItem(name, name)
-            self.dataset.setItemData(self.dataset.count() - 1, source.summary, Qt.ItemDataRole.ToolTipRole)
-        self.dataset.currentIndexChanged.connect(self._dataset_chosen)
-        label = QLabel("data set")
-        label.setToolTip("data: where the samples come from (docs/data.md)")
-        form.addRow(label, self.dataset)
-        self.summary = QLabel()
-        self.summary.setObjectName("trainingDatasetSummary")
-        self.summary.setWordWrap(True)
-        self.summary.setStyleSheet(f"color: {HINT_COLOR}; padding: 0 0 4px 0;")
-        form.addRow(self.summary)
+        self.data_rows = DataSourceRows(form, self._watch_text, LABELS, parent=self)
+        self.data_rows.sourceChosen.connect(self._dataset_chosen)
+        self.data_rows.optionCommitted.connect(self._option_committed)
+
+    @property
+    def dataset(self) -> QComboBox:
+        """The data-set combo."""
+        return self.data_rows.combo
+
+    @property
+    def summary(self) -> QLabel:
+        """The chosen data set's one-line summary under the combo."""
+        return self.data_rows.summary
+
+    @property
+    def option_editors(self) -> dict[str, ParamEditor]:
+        """The editors of the chosen data source's options, by option name."""
+        return self.data_rows.editors
 
     def _add_setting_row(self, form: QFormLayout, key: str) -> None:
         param = TRAINING_SETTINGS[key]
-        editor = make_editor(key, param, self._values.get(key, param.default))
+        editor = setting_editor(key, param, self._values.get(key, param.default))
+        if isinstance(editor, InitEditor):
+            editor.base_dir = lambda: self.document.graph_file_dir() if self.document is not None else None
         if key in STARTING_VALUES and hasattr(editor, "inner"):
             editor.inner.set_value(STARTING_VALUES[key])
-            editor.auto.setText("off")  # not set: no clipping
+        if key in OFF_WHEN_UNSET and hasattr(editor, "auto"):
+            editor.auto.setText("off")  # not set: no clipping, every epoch
         editor.valueCommitted.connect(lambda value, k=key: self._setting_committed(k, value))
         self._watch_text(editor)
-        label = QLabel(_label_text(key))
+        label = QLabel(label_text(key, LABELS))
         label.setToolTip(f"{key}: {param.doc}" if param.doc else key)
         label.setBuddy(editor.editor)
         self.editors[key], self.labels[key] = editor, label
         form.addRow(label, editor)
+        if isinstance(editor, InitEditor):
+            form.addRow(editor.preview)
 
     def _watch_text(self, editor: ParamEditor) -> None:
         """Typed text that is not a valid value shows its message at once (the editor
@@ -269,47 +189,22 @@ class TrainingSettingsForm(QWidget):
             line.textEdited.connect(self._show_problems)
             line.editingFinished.connect(self._show_problems)
 
-    def _build_options(self, name: Optional[str]) -> None:
-        """The rows of the data source's own options, after the data-set rows."""
-        if name == self._options_source:
-            return
-        form = self.form
-        for key in list(self.option_editors):
-            editor, label = self.option_editors.pop(key), self.option_labels.pop(key)
-            form.removeRow(editor)  # deletes the editor and its label
-        self._options_source = name
-        source = DATA_SOURCES.get(name) if isinstance(name, str) else None
-        if source is None:
-            return
-        row = self.form.getWidgetPosition(self.summary)[0] + 1  # after the combo and the summary
-        for key, param in source.options.items():
-            editor = option_editor(key, param, None if param.required else param.default)
-            if param.required and hasattr(editor, "line"):
-                editor.line.setPlaceholderText("required")
-            editor.setObjectName(f"option_{key}")
-            editor.valueCommitted.connect(lambda value, k=key: self._option_committed(k, value))
-            self._watch_text(editor)
-            label = QLabel(_label_text(key))
-            label.setToolTip(f"data option {key}: {param.doc}" if param.doc else key)
-            label.setBuddy(editor.editor)
-            label.setIndent(12)
-            form.insertRow(row, label, editor)
-            row += 1
-            self.option_editors[key], self.option_labels[key] = editor, label
-
     # ------------------------------------------------------------------ public
     def set_document(self, document: Optional[GraphDocument]) -> None:
         """Show (and edit) ``document``'s training section."""
         if self.document is not None:
-            try:
-                self.document.trainingChanged.disconnect(self.refresh)
-            except (RuntimeError, TypeError):
-                pass
+            for signal, slot in ((self.document.trainingChanged, self.refresh),
+                                 (self.document.analysisChanged, self._graph_changed)):
+                try:
+                    signal.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
         self.document = document
         self._detached = None
         if document is not None:
             document.trainingChanged.connect(self.refresh)
-        self.refresh()
+            document.analysisChanged.connect(self._graph_changed)
+        self._graph_changed()
 
     def section(self) -> Optional[dict]:
         """The training section as the graph holds it (a copy), None when there is none."""
@@ -327,6 +222,16 @@ class TrainingSettingsForm(QWidget):
         required data option, text typed into an editor that is not a valid value."""
         return list(self._problems)
 
+    def _graph_changed(self) -> None:
+        """The graph was edited: order the data sets by what fits it now (asked again only
+        when its inputs or outputs changed), then show the section."""
+        analysis = self.document.analysis if self.document is not None else None
+        key = io_key(analysis)
+        if key != self._fits_key:
+            self._fits_key = key
+            self.data_rows.set_fits(_ranked(analysis) if key is not None else None)
+        self.refresh()
+
     def refresh(self) -> None:
         """Show the section again (after an undo, or a change made elsewhere)."""
         section = self.section() or {}
@@ -334,10 +239,16 @@ class TrainingSettingsForm(QWidget):
         with self._quiet():
             for key, editor in self.editors.items():
                 # a value the schema rejects is shown as written, marked with the reason
-                editor.set_value(section[key] if key in self._errors else self._values[key])
+                written = key in self._errors or (key in AS_WRITTEN and key in section)
+                editor.set_value(section[key] if written else self._values[key])
                 editor.set_problem(self._errors.get(key))
-                self._set_explicit(self.labels[key], key in section)
-            self._show_dataset(self._values.get(DATA_KEY))
+                mark_explicit(self.labels[key], key in section)
+            self.data_rows.show(self._values.get(DATA_KEY))
+            init = self.editors.get("init")
+            if isinstance(init, InitEditor) and self.document is not None and "init" not in self._errors:
+                document = self.document
+                init.preview.show_plan(document.graph, section.get("init"), document.graph_file_dir(),
+                                       key=id(document.analysis))
             for key, (name, values) in USED_WITH.items():
                 if key in self.editors:
                     used = self._values.get(name) in values
@@ -354,56 +265,16 @@ class TrainingSettingsForm(QWidget):
         finally:
             self._refreshing = old
 
-    @staticmethod
-    def _set_explicit(label: QLabel, explicit: bool) -> None:
-        font = label.font()
-        font.setBold(explicit)
-        label.setFont(font)
-
-    def _show_dataset(self, spec: Optional[dict]) -> None:
-        name = spec.get("name") if isinstance(spec, dict) else None
-        source = DATA_SOURCES.get(name) if isinstance(name, str) else None
-        self.dataset.setCurrentIndex(self.dataset.findData(name) if source is not None else -1)
-        self.dataset.setToolTip(source.summary if source is not None else "")
-        self.summary.setText(source.summary if source is not None else "")
-        self.summary.setVisible(source is not None)
-        self._build_options(name if source is not None else None)
-        if source is None:
-            return
-        for key, editor in self.option_editors.items():
-            param = source.options[key]
-            given = key in spec
-            value = spec[key] if given else (None if param.required else param.default)
-            editor.set_value(value)
-            self._set_explicit(self.option_labels[key], given)
-            problem = None
-            if given:
-                try:
-                    param.check(value)
-                except ParamError as err:
-                    problem = str(err)
-            elif param.required:
-                problem = f"required: {param.doc}" if param.doc else "required"
-            editor.set_problem(problem)
-
     def _data_problems(self) -> list[str]:
-        spec = self._values.get(DATA_KEY)
-        name = spec.get("name") if isinstance(spec, dict) else None
         if DATA_KEY in self._errors:
-            return []
-        if spec is None or name is None:
-            return [str(SettingsError(DATA_KEY, "no data set: choose one to train on"))]
-        if name not in DATA_SOURCES:
-            return [str(SettingsError(DATA_KEY, f"unknown data source {name!r}; "
-                                                f"choose one of {', '.join(DATA_SOURCES)}"))]
-        return [f"data option {key!r}: {_problem_of(editor)}" for key, editor in self.option_editors.items()
-                if _problem_of(editor)]
+            return []  # the schema's own message says it
+        return self.data_rows.problems(self._values.get(DATA_KEY))
 
     def _show_problems(self, *_args) -> None:
         problems = list(self._errors.values())
         problems += self._data_problems()
         for key, editor in self.editors.items():
-            typed = _problem_of(editor)
+            typed = problem_of(editor)
             if typed and typed != self._errors.get(key):
                 problems.append(str(SettingsError(key, typed)))
         if problems != self._problems:
@@ -430,36 +301,15 @@ class TrainingSettingsForm(QWidget):
             section[key] = value
         self._write(section)
 
-    def _data_spec(self, section: Mapping[str, Any]) -> dict[str, Any]:
-        raw = section.get(DATA_KEY)
-        if isinstance(raw, str):
-            return {"name": raw}
-        return copy.deepcopy(dict(raw)) if isinstance(raw, Mapping) else {}
-
     def _option_committed(self, key: str, value: Any) -> None:
-        if self._refreshing or self._options_source is None:
+        source = self.data_rows.source_name
+        if self._refreshing or source is None:
             return
-        section = self.section() or {}
-        spec = self._data_spec(section)
-        if value is None or (value == "" and DATA_SOURCES[self._options_source].options[key].required):
-            spec.pop(key, None)
-        else:
-            spec[key] = value
-        section[DATA_KEY] = {"name": self._options_source, **{k: v for k, v in spec.items() if k != "name"}}
-        self._write(section)
+        self._write(with_option(self.section() or {}, source, key, value))
 
-    def _dataset_chosen(self, index: int) -> None:
-        if self._refreshing or index < 0:
+    def _dataset_chosen(self, name: str) -> None:
+        if self._refreshing:
             return
-        name = self.dataset.itemData(index)
-        section = self.section() or {}
-        old = self._data_spec(section)
-        if old.get("name") == name:
-            return
-        old_source = DATA_SOURCES.get(old.get("name")) if isinstance(old.get("name"), str) else None
-        new_source = DATA_SOURCES[name]
-        # keep what the new source also takes, and what neither declares (limit, val_split ...)
-        kept = {k: v for k, v in old.items() if k != "name" and (
-            k in new_source.options or old_source is None or k not in old_source.options)}
-        section[DATA_KEY] = {"name": name, **kept}
-        self._write(section)
+        section = with_source(self.section() or {}, name)
+        if section is not None:
+            self._write(section)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from builder import DATA_SOURCES, Graph, dump_graph, write_atomic
+from gui.training.run_folders import new_run_dir, new_run_dir_in
 
 RUNS_DIR_VARIABLE = "MODELBUILDER_RUNS_DIR"  # where runs of never-saved graphs go (default: app data)
 
@@ -56,7 +57,35 @@ def relative_paths(graph: Graph) -> list[str]:
             value = data.get(key, getattr(declared, "default", None))
             if _is_relative(value):
                 found.append(f"data {key}: {value}")
+    init = (graph.training or {}).get("init")
+    init = init.get("from") if isinstance(init, dict) else init
+    if _is_relative(init):
+        found.append(f"init: {init}")
     return found
+
+
+class SnapshotRefused(Exception):
+    """A run cannot start: why, in a sentence for the panel's messages."""
+
+
+def snapshot_run(graph: Graph, graph_path: str | None, untitled_root: Path) -> tuple[Path, Path]:
+    """A new run folder for ``graph`` (beside its file ``graph_path``; in ``untitled_root``
+    for a graph never saved) with the snapshot written into it: (run folder, snapshot)."""
+    name = graph.name or (Path(graph_path).stem if graph_path else "untitled")
+    if graph_path is None:
+        relative = relative_paths(graph)
+        if relative:
+            raise SnapshotRefused("This graph was never saved, and it reads files by paths relative to its file ("
+                                  + "; ".join(relative) + "): save it first (File › Save As), or make those paths "
+                                  "absolute.")
+        run_dir = new_run_dir_in(untitled_root, name)
+    else:
+        run_dir = new_run_dir(graph_path, name)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return run_dir, write_snapshot(graph, run_dir)
+    except OSError as error:
+        raise SnapshotRefused(f"Cannot write the run folder {run_dir}: {error}") from None
 
 
 def write_snapshot(graph: Graph, run_dir: Path) -> Path:

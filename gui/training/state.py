@@ -30,6 +30,8 @@ class Progress:
 
     def __init__(self) -> None:
         self.epochs = 0
+        self.max_steps: Optional[int] = None  # the run stops after this many optimizer steps (a quick run)
+        self.task: Optional[str] = None  # what the run learns: classification, segmentation, multi_output ...
         self.steps_per_epoch = 0
         self.step = 0
         self.start_step = 0
@@ -42,7 +44,10 @@ class Progress:
         kind = event.get("event")
         self.now = float(event.get("time", self.now) or self.now)
         if kind == "run_started":
-            self.epochs = int((event.get("settings") or {}).get("epochs") or 0)
+            settings = event.get("settings") or {}
+            self.epochs = int(settings.get("epochs") or 0)
+            self.max_steps = int(settings["max_steps"]) if settings.get("max_steps") else None
+            self.task = event.get("task")
             self.steps_per_epoch = int(event.get("steps_per_epoch") or 0)
             self.step = self.start_step = int(event.get("start_step") or 0)
             self.epoch = int(event.get("start_epoch") or 0)
@@ -58,7 +63,8 @@ class Progress:
 
     @property
     def total_steps(self) -> int:
-        return self.epochs * self.steps_per_epoch
+        every = self.epochs * self.steps_per_epoch
+        return min(every, self.max_steps) if self.max_steps else every
 
     def seconds_left(self) -> Optional[float]:
         done = self.step - self.start_step
@@ -70,8 +76,8 @@ class Progress:
     def text(self) -> str:
         if not self.total_steps:
             return "starting…"
-        parts = [f"epoch {min(self.epoch + 1, self.epochs)}/{self.epochs}",
-                 f"step {self.step:,}/{self.total_steps:,}"]
+        epochs = -(-self.total_steps // self.steps_per_epoch) if self.steps_per_epoch else self.epochs
+        parts = [f"epoch {min(self.epoch + 1, epochs)}/{epochs}", f"step {self.step:,}/{self.total_steps:,}"]
         if self.samples_per_s:
             parts.append(f"{self.samples_per_s:,.0f} samples/s")
         left = self.seconds_left()
@@ -102,6 +108,7 @@ class TrainingState:
     graph_path: Optional[str] = None  # the graph file it was started from (None: untitled)
     progress: Progress = field(default_factory=Progress)
     last_checkpoint: Optional[dict] = None  # the run's last checkpoint event
+    estimate_text: str = ""  # one epoch's time and the peak memory, from the run's warm-up (its estimate event)
     stderr: list[str] = field(default_factory=list)
     running: bool = False
     created: float = field(default_factory=time.time)

@@ -84,11 +84,46 @@ nodes:
 """
 
 
+# the start of a graph with two inputs that feeds two_ports.yaml (tests append its uses)
+TWO_INPUTS = """\
+format: 1
+nodes:
+  a: {block: input, params: {shape: [3, 9, 9]}}
+  b: {block: input, params: {shape: [1, 4, 4]}}
+"""
+
+
 def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
+
+
+def write_parent(folder: Path, part: str = DOUBLE_CONV, parent: str = PARENT) -> Path:
+    """double_conv.yaml (``part``) and parent.yaml (``parent``, which uses it twice)."""
+    write(folder, "double_conv.yaml", part)
+    return write(folder, "parent.yaml", parent)
+
+
+def write_two_ports_user(folder: Path, uses: str) -> Path:
+    """two_ports.yaml and user.yaml: :data:`TWO_INPUTS` followed by the nodes ``uses``."""
+    write(folder, "two_ports.yaml", TWO_PORTS)
+    return write(folder, "user.yaml", TWO_INPUTS + textwrap.indent(textwrap.dedent(uses), "  "))
+
+
+def write_user_of(folder: Path, name: str, node_id: str, graph_file: str) -> Path:
+    """``name``: a [3, 8, 8] input into node ``node_id`` using ``graph_file``, into an
+    output; the node's ``graph`` key is on line 5, column 5."""
+    return write(folder, name, f"""\
+        format: 1
+        nodes:
+          x: {{block: input, params: {{shape: [3, 8, 8]}}}}
+          {node_id}:
+            graph: {graph_file}
+            inputs: [x]
+          y: {{block: output, inputs: [{node_id}]}}
+        """)
 
 
 def parameter_count(module: torch.nn.Module) -> int:
@@ -102,8 +137,7 @@ def check(path: Path):
 
 @pytest.fixture
 def parent(tmp_path) -> Path:
-    write(tmp_path, "double_conv.yaml", DOUBLE_CONV)
-    return write(tmp_path, "parent.yaml", PARENT)
+    return write_parent(tmp_path)
 
 
 def test_exposed_param_and_default(parent):
@@ -192,12 +226,7 @@ def test_two_inputs_and_two_outputs(tmp_path):
 
 
 def test_two_inputs_by_position(tmp_path):
-    write(tmp_path, "two_ports.yaml", TWO_PORTS)
-    path = write(tmp_path, "user.yaml", """\
-        format: 1
-        nodes:
-          a: {block: input, params: {shape: [3, 9, 9]}}
-          b: {block: input, params: {shape: [1, 4, 4]}}
+    path = write_two_ports_user(tmp_path, """\
           t: {graph: two_ports.yaml, inputs: [a, b]}
           o1: {block: output, inputs: [t.small]}
           o2: {block: output, inputs: [t.same]}
@@ -208,12 +237,7 @@ def test_two_inputs_by_position(tmp_path):
 
 
 def test_first_output_port_is_the_default(tmp_path):
-    write(tmp_path, "two_ports.yaml", TWO_PORTS)
-    path = write(tmp_path, "user.yaml", """\
-        format: 1
-        nodes:
-          a: {block: input, params: {shape: [3, 9, 9]}}
-          b: {block: input, params: {shape: [1, 4, 4]}}
+    path = write_two_ports_user(tmp_path, """\
           t: {graph: two_ports.yaml, inputs: [a, b]}
           o1: {block: output, inputs: [t]}
         """)
@@ -222,12 +246,7 @@ def test_first_output_port_is_the_default(tmp_path):
 
 
 def test_wrong_port_names_on_a_composite(tmp_path):
-    write(tmp_path, "two_ports.yaml", TWO_PORTS)
-    path = write(tmp_path, "user.yaml", """\
-        format: 1
-        nodes:
-          a: {block: input, params: {shape: [3, 9, 9]}}
-          b: {block: input, params: {shape: [1, 4, 4]}}
+    path = write_two_ports_user(tmp_path, """\
           t:
             graph: two_ports.yaml
             inputs: {left: a, rigth: b}
@@ -303,24 +322,8 @@ def only_error(path: Path):
 
 
 def test_cycle_between_two_files_names_both(tmp_path):
-    write(tmp_path, "a.yaml", """\
-        format: 1
-        nodes:
-          x: {block: input, params: {shape: [3, 8, 8]}}
-          uses_b:
-            graph: b.yaml
-            inputs: [x]
-          y: {block: output, inputs: [uses_b]}
-        """)
-    write(tmp_path, "b.yaml", """\
-        format: 1
-        nodes:
-          x: {block: input, params: {shape: [3, 8, 8]}}
-          uses_a:
-            graph: a.yaml
-            inputs: [x]
-          y: {block: output, inputs: [uses_a]}
-        """)
+    write_user_of(tmp_path, "a.yaml", "uses_b", "b.yaml")
+    write_user_of(tmp_path, "b.yaml", "uses_a", "a.yaml")
     problem = only_error(tmp_path / "a.yaml")
     assert problem.message == "graph files use each other in a cycle: a.yaml -> b.yaml -> a.yaml"
     assert (problem.node, problem.line, problem.file) == ("uses_b", 5, str(tmp_path / "a.yaml"))
@@ -330,28 +333,14 @@ def test_cycle_between_two_files_names_both(tmp_path):
 
 
 def test_file_that_uses_itself(tmp_path):
-    path = write(tmp_path, "self.yaml", """\
-        format: 1
-        nodes:
-          x: {block: input, params: {shape: [3, 8, 8]}}
-          me: {graph: self.yaml, inputs: [x]}
-          y: {block: output, inputs: [me]}
-        """)
+    path = write_user_of(tmp_path, "self.yaml", "me", "self.yaml")
     problem = only_error(path)
     assert problem.message == "graph files use each other in a cycle: self.yaml -> self.yaml"
-    assert (problem.node, problem.line) == ("me", 4)
+    assert (problem.node, problem.line) == ("me", 5)
 
 
 def test_missing_composite_file(tmp_path):
-    path = write(tmp_path, "user.yaml", """\
-        format: 1
-        nodes:
-          x: {block: input, params: {shape: [3, 8, 8]}}
-          part:
-            graph: parts/missing.yaml
-            inputs: [x]
-          y: {block: output, inputs: [part]}
-        """)
+    path = write_user_of(tmp_path, "user.yaml", "part", "parts/missing.yaml")
     graph, result = check(path)
     [problem] = result.errors
     assert problem.message.startswith("cannot use parts/missing.yaml:")
@@ -372,8 +361,7 @@ def test_composite_file_with_its_own_error(tmp_path):
 
 
 def test_exposed_param_naming_a_missing_node(tmp_path):
-    write(tmp_path, "double_conv.yaml", DOUBLE_CONV.replace("[c1.out_channels, c2.out_channels]", "[c9.out_channels]"))
-    path = write(tmp_path, "parent.yaml", PARENT)
+    path = write_parent(tmp_path, DOUBLE_CONV.replace("[c1.out_channels, c2.out_channels]", "[c9.out_channels]"))
     graph, result = check(path)
     problem = next(p for p in result.errors if p.node == "down1")
     assert problem.message == "double_conv.yaml exposes 'width' as 'c9.out_channels', but it has no such node"
@@ -381,8 +369,7 @@ def test_exposed_param_naming_a_missing_node(tmp_path):
 
 
 def test_exposed_param_naming_a_missing_param(tmp_path):
-    write(tmp_path, "double_conv.yaml", DOUBLE_CONV.replace("c2.out_channels]", "c2.out_chanels]"))
-    path = write(tmp_path, "parent.yaml", PARENT)
+    path = write_parent(tmp_path, DOUBLE_CONV.replace("c2.out_channels]", "c2.out_chanels]"))
     graph, result = check(path)
     problem = next(p for p in result.errors if p.node == "down1")
     assert problem.message == "double_conv.yaml exposes 'width' as 'c2.out_chanels', but conv2d has no parameter 'out_chanels'"
@@ -405,23 +392,20 @@ def test_exposing_a_graph_node_param_is_a_clear_error(tmp_path):
 
 
 def test_caller_param_is_checked_like_a_block_param(tmp_path):
-    write(tmp_path, "double_conv.yaml", DOUBLE_CONV)
-    path = write(tmp_path, "parent.yaml", PARENT.replace("{width: 8}", "{width: 0}"))
+    path = write_parent(tmp_path, parent=PARENT.replace("{width: 8}", "{width: 0}"))
     problem = only_error(path)
     assert problem.message == "parameter 'width': expected an integer >= 1, found 0"
     assert (problem.node, problem.param, problem.line) == ("down1", "width", 9)
 
 
 def test_unknown_caller_param_suggests_the_exposed_one(tmp_path):
-    write(tmp_path, "double_conv.yaml", DOUBLE_CONV)
-    path = write(tmp_path, "parent.yaml", PARENT.replace("{width: 8}", "{widht: 8}"))
+    path = write_parent(tmp_path, parent=PARENT.replace("{width: 8}", "{widht: 8}"))
     problem = only_error(path)
     assert "unknown parameter 'widht'" in problem.message and "did you mean 'width'?" in problem.message
 
 
 def test_shape_error_inside_a_composite_is_reported_at_the_caller(tmp_path):
-    write(tmp_path, "double_conv.yaml", DOUBLE_CONV)
-    path = write(tmp_path, "parent.yaml", PARENT.replace("shape: [3, 32, 32]", "shape: [3, 4, 4]"))
+    path = write_parent(tmp_path, parent=PARENT.replace("shape: [3, 32, 32]", "shape: [3, 4, 4]"))
     problem = only_error(path)
     assert problem.node == "down1" and problem.line == 7
     assert "inside double_conv.yaml, node 'c2'" in problem.message

@@ -341,7 +341,7 @@ def test_unknown_source_option_and_bad_values():
     message = data_error({"name": "digts"}, [IMAGE], (10,))
     assert "unknown data source 'digts'; did you mean 'digits'?" in message and "sources: digits" in message
     message = data_error({"name": "digits", "resize": True}, [IMAGE], (10,))
-    assert "digits: unknown option 'resize'" in message and "digits takes: normalize, augment, val_split, limit" \
+    assert "digits: unknown option 'resize'" in message and "digits takes: normalize, augment, classes, val_split, limit" \
         in message
     assert "option 'limit': expected an integer >= 1" in data_error({"name": "digits", "limit": 0}, [IMAGE], (10,))
     assert "unknown augmentation 'rotate'" in data_error({"name": "digits", "augment": {"rotate": 5}}, [IMAGE], (10,))

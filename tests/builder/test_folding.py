@@ -160,6 +160,29 @@ def test_gallery_resnet_blocks_fold_one_node_per_copy(tmp_path):
     folded_and_checked(graph, tmp_path, repeats)
 
 
+# ------------------------------------------------------------------ into repeated nodes (`repeat: N`)
+def test_runs_fold_into_one_repeated_node_each(tmp_path):
+    graph = densenet121((3, 32, 32))
+    graph.path = str(tmp_path / "flat.yaml")
+    result = fold_all(graph, find_repeats(graph), tmp_path / "parts", graph_path=tmp_path / "folded.yaml",
+                      repeat=True)
+    assert result.composites == [f"denseblock{b}" for b in range(1, 5)]
+    assert [result.graph.nodes[n].repeat for n in result.composites] == [6, 12, 24, 16]
+    assert len(result.graph.nodes) == 428 - 58 * 7 + 4
+    assert result.mapping["denseblock2_denselayer3_conv1"] == ("denseblock2.2", "conv1")
+    assert check_fold(graph, result) <= TOLERANCE
+
+
+def test_a_run_of_one_block_folds_into_that_block_repeated(tmp_path):
+    graph = with_input_shape(load_graph(ROOT / "graphs/resnet50.yaml"), [3, 64, 64])
+    graph.path = str(tmp_path / "r50.yaml")
+    result = fold_all(graph, find_repeats(graph, min_size=1), tmp_path / "parts", repeat=True)
+    assert result.parts == {}  # no part file: the residual block itself is repeated
+    assert {n: (result.graph.nodes[n].block, result.graph.nodes[n].repeat) for n in result.composites} == {
+        "layer1": ("residual", 3), "layer2": ("residual", 3), "layer3": ("residual", 5), "layer4": ("residual", 2)}
+    assert check_fold(graph, result) <= TOLERANCE
+
+
 # ------------------------------------------------------------------ parameters that differ
 def test_no_fold_where_parameters_differ():
     graph = chain(6)
@@ -216,7 +239,7 @@ def chain_file(tmp_path):
 def test_cli_lists_repeats(chain_file, capsys):
     assert main(["fold", str(chain_file)]) == 0
     out = capsys.readouterr().out
-    assert "1 run of repeated structure" in out and "15 nodes to 9" in out
+    assert "1 run of repeated structure" in out and "15 nodes to 4" in out
     assert "6 copies x 2 nodes, fc1 .. act6" in out and "blocks: linear relu" in out
     assert not (chain_file.parent / "parts").exists()  # listing writes nothing
 
@@ -225,16 +248,17 @@ def test_cli_writes_folded_graph_and_part_that_check(chain_file, capsys):
     out = chain_file.parent / "out" / "folded.yaml"
     assert main(["fold", str(chain_file), "--write", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "same function: max |difference| 0" in text and "15 nodes -> 9" in text
+    assert "same function: max |difference| 0" in text and "15 nodes -> 4" in text
     part = out.parent / "parts" / "chain_linear_relu.yaml"
     assert part.is_file() and load_graph(part).nodes["fc1"].block == "linear"
-    assert len(load_graph(out).nodes) == 9
+    folded = load_graph(out)
+    assert list(folded.nodes) == ["x", "linear_relu", "head", "y"] and folded.nodes["linear_relu"].repeat == 6
     assert main(["check", "-q", str(out)]) == 0
     assert main(["fold", str(chain_file), "--write", str(out)]) == 0  # again: the same part is reused
     assert sorted(p.name for p in part.parent.iterdir()) == ["chain_linear_relu.yaml"]
 
 
-def test_cli_only_and_parts_folder(tmp_path, capsys):
+def test_cli_only_parts_folder_and_each(tmp_path, capsys):
     graph = chain(3)
     graph.nodes["fc3"].params["out_features"] = 17
     graph.add(Node("more1", "linear", {"out_features": 5}, ["act3"]))
@@ -242,8 +266,9 @@ def test_cli_only_and_parts_folder(tmp_path, capsys):
     path = tmp_path / "two.yaml"
     path.write_text(dump_graph(graph))
     assert main(["fold", str(path), "--only", "1", "--write", str(tmp_path / "f.yaml"),
-                 "--parts", str(tmp_path / "p")]) == 0
+                 "--parts", str(tmp_path / "p"), "--each"]) == 0
     assert (tmp_path / "p" / "chain_linear_relu.yaml").is_file()
+    assert [n.id for n in load_graph(tmp_path / "f.yaml").nodes.values() if n.graph] == ["fc1", "fc2"]
 
 
 @pytest.mark.parametrize("args, text, code", [

@@ -25,6 +25,9 @@ PARAMS = {
     "resnet50": 25_557_032,
     "se_resnet50": 28_088_024,
     "unet_small": 117_090,
+    "densenet121": 7_978_856,  # written with repeated nodes (`repeat`, `vary`)
+    "mobilenet_v2": 3_504_872,
+    "vit_tiny": 5_717_416,  # timm's vit_tiny_patch16_224
 }
 
 GIGA_MACS = {  # torchvision's model tables
@@ -33,6 +36,8 @@ GIGA_MACS = {  # torchvision's model tables
     "googlenet": 1.50,
     "resnet18": 1.81,
     "resnet50": 4.09,
+    "densenet121": 2.83,
+    "mobilenet_v2": 0.30,
 }
 
 OUTPUT_SHAPES = {"lenet5": (10,), "unet_small": (2, 64, 64)}

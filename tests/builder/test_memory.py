@@ -4,8 +4,10 @@ graph that cannot fit (two 200,000-wide linear layers: 320 GB of weights) in a s
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+import yaml
 
 from builder import analyze, load_graph, parse_graph
 from builder.cli import main
@@ -29,7 +31,7 @@ def test_estimate_counts_weights_gradients_optimizer_state_and_activations():
     analysis = analyze(load_graph(ROOT / "graphs" / "lenet5.yaml"))
     memory = estimate(analysis, batch_size=10, optimizer="adam")
     assert memory.weights == 61_706 * 4
-    outputs = sum(4 * __import__("math").prod(s) for i in analysis.nodes.values() for s in i.outputs.values())
+    outputs = sum(4 * math.prod(s) for i in analysis.nodes.values() for s in i.outputs.values())
     assert memory.activations_per_sample == outputs
     assert memory.training == memory.weights * 4 + outputs * 10
     assert estimate(analysis, 10, "sgd").training == memory.weights * 3 + outputs * 10
@@ -61,3 +63,57 @@ def test_training_refuses_before_allocating(tmp_path):
     with pytest.raises(TrainingError) as caught:
         trainer.run()
     assert "cannot be trained on this cpu" in str(caught.value) and "320.0 GB" in str(caught.value)
+
+
+def _activations(path) -> int:
+    analysis = analyze(load_graph(path))
+    assert analysis.ok, analysis.errors
+    return estimate(analysis).activations_per_sample
+
+
+def _counted_once(path) -> int:
+    """The activations with every node's outputs counted once (as before repetitions counted)."""
+    analysis = analyze(load_graph(path))
+    return 4 * sum(math.prod(s) for info in analysis.nodes.values() for s in info.outputs.values())
+
+
+def test_a_repeated_node_counts_the_activations_of_every_repetition(tmp_path):
+    """ViT's 12 layers in one `repeat: 12` node hold as much as the 12 nodes written out."""
+    doc = yaml.safe_load((ROOT / "graphs" / "vit_tiny.yaml").read_text())
+    layer = doc["nodes"].pop("blocks")
+    count, previous = layer.pop("repeat"), layer.pop("inputs")[0]
+    nodes = {}
+    for node_id, node in doc["nodes"].items():
+        if node_id == "norm":  # the layers go where the repeated node was
+            for i in range(count):
+                nodes[f"layer{i}"] = {**layer, "inputs": [previous]}
+                previous = f"layer{i}"
+            node = {**node, "inputs": [previous]}
+        nodes[node_id] = node
+    unrolled = tmp_path / "vit_unrolled.yaml"
+    unrolled.write_text(yaml.safe_dump({**doc, "nodes": nodes}, sort_keys=False))
+    repeated = _activations(ROOT / "graphs" / "vit_tiny.yaml")
+    assert repeated == _activations(unrolled)
+    one_layer = 197 * 192 * 4  # each layer's output: 197 tokens of 192 float32 values
+    assert repeated - one_layer * (count - 1) == _counted_once(ROOT / "graphs" / "vit_tiny.yaml")
+
+
+def test_a_graph_file_used_as_a_block_counts_the_nodes_inside_it(tmp_path):
+    """A composite repeated twice holds what the same nodes written out hold: each inner
+    node's output once per repetition, its input (the caller's output) not twice."""
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "double_conv.yaml").write_text((ROOT / "graphs" / "parts" / "double_conv.yaml").read_text())
+    head = "format: 1\nname: g\nnodes:\n  x: {block: input, params: {shape: [3, 8, 8]}}\n"
+    (tmp_path / "composite.yaml").write_text(
+        head + "  d: {graph: parts/double_conv.yaml, params: {width: 4}, repeat: 2, inputs: [x]}\n"
+        "  y: {block: output, inputs: [d]}\n")
+    flat, previous = head, "x"
+    for i in range(2):
+        for name, node in (("conv1", "block: conv2d, params: {out_channels: 4, kernel_size: 3, padding: same, "
+                                     "bias: false}"), ("bn1", "block: batch_norm2d"), ("relu1", "block: relu"),
+                           ("conv2", "block: conv2d, params: {out_channels: 4, kernel_size: 3, padding: same, "
+                                     "bias: false}"), ("bn2", "block: batch_norm2d"), ("relu2", "block: relu")):
+            flat += f"  {name}_{i}: {{{node}, inputs: [{previous}]}}\n"
+            previous = f"{name}_{i}"
+    (tmp_path / "flat.yaml").write_text(flat + f"  y: {{block: output, inputs: [{previous}]}}\n")
+    assert _activations(tmp_path / "composite.yaml") == _activations(tmp_path / "flat.yaml") == 4 * (3 + 12 * 4) * 64

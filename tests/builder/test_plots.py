@@ -130,3 +130,20 @@ def test_a_single_record_draws(tmp_path, kind):
     events = [e for e in synthetic(steps=20) if e["event"] in (kind, "run_started")]
     names = {"gradients": ["gradient_flow.png"], "timestep_gradients": ["timestep_gradients.png"]}[kind]
     assert_pngs(write_plots(tmp_path, events), names)
+
+
+@pytest.mark.parametrize("draw", [draw_loss, draw_accuracy])
+def test_a_one_step_run_gets_whole_number_ticks_and_no_fractional_epoch_axis(draw):
+    """A --max-steps 1 run: one point. Ticks were 0.945 ... 1.05, and the top epoch axis 0.0316 ..."""
+    events = [{"event": "run_started", "steps_per_epoch": 30}, {"event": "step", "step": 1, "loss": 0.9},
+              {"event": "epoch", "epoch": 1, "step": 1, "train_loss": 0.9, "val_loss": 0.8,
+               "train_accuracy": 0.2, "val_accuracy": 0.1}]
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    assert draw(fig, events)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    low, high = ax.get_xlim()
+    shown = [t for t in ax.get_xticks() if low <= t <= high]
+    assert len(shown) >= 2 and all(float(t).is_integer() for t in shown)
+    assert not ax.child_axes  # no secondary epoch axis for a run shorter than an epoch

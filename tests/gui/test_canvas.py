@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt
+from PySide6.QtWidgets import QGraphicsItem
 
 from builder import load_graph
 from gui.canvas import GraphScene, GraphView
@@ -64,6 +65,35 @@ def test_a_param_change_reshapes_the_wires_downstream_and_undo_restores_them(can
     assert wire(scene, "conv1", "act1").label == "6×28×28"
 
 
+def test_a_box_works_out_its_texts_when_first_drawn_with_text_or_hovered(qtbot):
+    """Opening a big graph measures and elides no text: a box's texts and tooltip are made
+    when it is first drawn at a zoom that shows text, hovered, or asked for."""
+    scene = GraphScene(GraphDocument.open(ROOT / "graphs" / "resnet50.yaml"))
+    items = list(scene.node_items.values())
+    assert all(item._texts is None for item in items)
+    view = GraphView(scene)
+    qtbot.addWidget(view)
+    view.resize(800, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    view.zoom_by(0.05 / view.zoom())  # far out: plain colored boxes
+    view.centerOn(scene.nodes_rect().center())
+    view.viewport().grab()
+    assert all(item._texts is None for item in items)
+    target = items[len(items) // 2]
+    qtbot.mouseMove(view.viewport(), view.mapFromScene(target.sceneBoundingRect().center()))
+    qtbot.waitUntil(lambda: target._texts is not None)  # hovered: the tooltip is there before Qt asks
+    assert QGraphicsItem.toolTip(target).startswith(f"<b>{target.node_id}</b>")
+    view.zoom_by(1.0 / view.zoom())
+    view.centerOn(target)
+    view.viewport().grab()
+    visible = view.visible_scene_rect()
+    drawn = [item for item in items if visible.intersects(item.sceneBoundingRect())]
+    assert drawn and all(item._texts is not None for item in drawn)
+    assert any(item._texts is None for item in items)  # the boxes off screen still have none
+    assert items[0].title == items[0].node_id and items[0]._texts is not None  # asked for: made
+
+
 def test_a_node_with_an_error_is_marked_with_its_message_and_its_wire_is_red(canvas):
     document, scene, _ = canvas()
     document.set_param("fc1", "in_features", 399)
@@ -106,6 +136,24 @@ def test_dragging_a_box_moves_the_node_in_one_undo_step(canvas, qtbot):
     document.undo_stack.undo()
     assert document.position("conv2") == before
     assert scene.node_items["conv2"].pos() == QPointF(*before)
+
+
+def test_the_wires_of_every_selected_box_follow_a_drag_as_it_goes(canvas, qtbot):
+    document, scene, view = canvas()
+    scene.select_nodes(["conv2", "fc1"])
+    viewport = view.viewport()
+    start = node_point(view, "conv2")
+    qtbot.mousePress(viewport, Qt.LeftButton, Qt.NoModifier, start)
+    for step in range(1, 4):
+        qtbot.mouseMove(viewport, start + QPoint(40 * step, 10 * step))
+    # still dragging: nothing is in the document yet, but the wires are where the boxes are
+    assert document.undo_stack.count() == 0
+    assert wire(scene, "pool1", "conv2").end == scene.node_items["conv2"].port_pos("x", output=False)
+    assert wire(scene, "conv2", "act2").start == scene.node_items["conv2"].port_pos("out", output=True)
+    assert wire(scene, "flatten", "fc1").end == scene.node_items["fc1"].port_pos("x", output=False)
+    assert scene.node_items["fc1"].pos() != QPointF(*document.position("fc1"))
+    qtbot.mouseRelease(viewport, Qt.LeftButton, Qt.NoModifier, start + QPoint(120, 30))
+    assert document.undo_stack.count() == 1
 
 
 def test_dragging_from_an_output_port_to_an_input_port_connects_them(canvas, qtbot):

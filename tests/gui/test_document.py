@@ -292,7 +292,7 @@ def test_connect_refusals_name_the_reason(wiring):
         ("nope", "fc", None): "there is no node 'nope'",
         ("flat", "nope", None): "there is no node 'nope'",
         ("flat", "fc", "y"): "linear has no input port 'y' (its inputs: x)",
-        ("flat.bogus", "fc", None): "flatten has no output port 'bogus'",
+        ("flat.bogus", "fc", None): "'flat' (flatten) has no output port 'bogus' (its outputs: out)",
         ("out", "fc", None): "'out' is an output node and has no outputs",
         ("flat", "image", None): "'image' is an input node and takes no inputs",
         ("image", "conv", "x"): "input 'x' of 'conv' is already connected to 'image'",

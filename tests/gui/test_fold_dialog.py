@@ -73,7 +73,7 @@ def accept(qtbot, win: MainWindow, dialog: FoldDialog) -> bool:
     return done.args[0]
 
 
-def test_chain_folds_into_a_new_file_that_opens_with_its_composites_selected(window, qtbot, tmp_path):
+def test_chain_folds_into_a_new_file_that_opens_with_its_repeated_node_selected(window, qtbot, tmp_path):
     flat = written(tmp_path / "chain.yaml", chain(6))
     original = flat.read_text()
     window.open_file(flat)
@@ -82,20 +82,22 @@ def test_chain_folds_into_a_new_file_that_opens_with_its_composites_selected(win
     assert dialog.repeat_list.item(0).checkState() == Qt.Checked
     assert dialog.parts_edit.text() == str(tmp_path / "parts")
     note = dialog.note.text()
-    assert "15 → 9 nodes" in note and "chain_folded.yaml" in note and "parts/" in note and "chain.yaml stays" in note
+    assert "15 → 4 nodes" in note and "chain_folded.yaml" in note and "parts/" in note and "chain.yaml stays" in note
+    assert dialog.repeat_box.isChecked()  # one repeated node per run, unless unchecked
     assert accept(qtbot, window, dialog)
 
     folded, part = tmp_path / "chain_folded.yaml", tmp_path / "parts" / "chain_linear_relu.yaml"
     assert folded.is_file() and part.is_file() and flat.read_text() == original
     document = window.document
-    assert document.path == str(folded) and len(document.graph.nodes) == 9 and document.analysis.ok
-    assert document.graph.nodes["fc2"].graph == "parts/chain_linear_relu.yaml"
+    assert document.path == str(folded) and len(document.graph.nodes) == 4 and document.analysis.ok
+    node = document.graph.nodes["linear_relu"]
+    assert (node.graph, node.repeat) == ("parts/chain_linear_relu.yaml", 6)
     # opened like any file: in the recent files, nothing to undo, not modified
     assert window.recent_files()[0] == str(folded.resolve())
     assert document.undo_stack.count() == 0 and not window.isWindowModified()
-    assert window.scene.selected_ids() == [f"fc{i}" for i in range(1, 7)]
+    assert window.scene.selected_ids() == ["linear_relu"]
     assert window.statusBar().currentMessage() == \
-        "Folded 6 copies into 1 part file: 15 → 9 nodes; outputs equal (max difference 0)"
+        "Folded 6 copies into 1 part file: 15 → 4 nodes; outputs equal (max difference 0)"
 
     window.open_file(flat)  # again: a new name beside the first, and the same part reused
     assert accept(qtbot, window, open_fold_dialog(window))
@@ -110,6 +112,8 @@ def test_resnet18_folds_off_the_window_thread(window, qtbot, tmp_path):
     dialog = open_fold_dialog(window)
     assert rows(dialog) == ["2 copies × 7 nodes: conv2d, batch_norm2d, relu ... starting at layer1_0_conv1, "
                             "layer1_1_conv1"]
+    dialog.repeat_box.setChecked(False)  # one composite node per copy
+    assert "70 → 58 nodes" in dialog.note.text()
     ticks = []
     timer = QTimer(window)
     timer.timeout.connect(lambda: ticks.append(1))
@@ -141,10 +145,10 @@ def test_only_the_checked_runs_are_folded(window, qtbot, tmp_path):
         dialog.repeat_list.item(i).setCheckState(Qt.Unchecked)
     assert not dialog.ok_button.isEnabled() and "Check at least one run" in dialog.note.text()
     dialog.repeat_list.item(1).setCheckState(Qt.Checked)
-    assert dialog.ok_button.isEnabled() and "15 → 12 nodes" in dialog.note.text()
+    assert dialog.ok_button.isEnabled() and "15 → 10 nodes" in dialog.note.text()
     assert accept(qtbot, window, dialog)
     nodes = window.document.graph.nodes
-    assert "fc1" in nodes and "act1" in nodes and "tanh1" not in nodes and nodes["wide2"].graph
+    assert "fc1" in nodes and "act1" in nodes and "tanh1" not in nodes and nodes["linear_tanh"].repeat == 3
 
 
 def test_nothing_found_is_said_and_no_dialog_opens(window, tmp_path):

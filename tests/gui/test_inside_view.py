@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QGraphicsItem, QMessageBox, QToolBar
 
 from gui.inside_view import InsideWindow
 from gui.labels import short_shape
-from gui.part_window import PartWindow
+from gui.main_window import MainWindow
+from gui.part_window import is_part_window
 from tests.gui.helpers import node_point, quiet_main_window
 
 
@@ -144,7 +145,8 @@ def test_edit_this_file_opens_the_part_and_saving_it_rechecks_its_users(window, 
     toolbar_button = inside.findChild(QToolBar, "insideToolbar").widgetForAction(inside.edit_action)
     qtbot.mouseClick(toolbar_button, Qt.LeftButton)
     part = window.inside_windows[-1]
-    assert isinstance(part, PartWindow) and part.isVisible()
+    assert isinstance(part, MainWindow) and is_part_window(part) and part.isVisible()
+    assert not is_part_window(window)
     part.ask_unsaved = lambda: QMessageBox.Discard
     part.show_error = lambda title, text: window.errors.append(text)
     assert Path(part.document.path).resolve() == (parts / "double_conv.yaml").resolve()

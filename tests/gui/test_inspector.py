@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QLabel
 from blocks import Bool, Choice, Float, Int, Ints, Text, all_blocks
 from builder import parse_graph
 from gui.document import GraphDocument
-from gui.inspector import Inspector, count_text, short_number
+from gui.inspector import Inspector
+from gui.labels import exact_count, short_number
 from gui.param_editors import (
     BoolEditor,
     ChoiceEditor,
@@ -82,13 +83,13 @@ def test_one_node_shows_block_id_values_shapes_and_cost(inspector, lenet):
 def test_parameter_counts_match_the_analysis_for_every_node(inspector, lenet):
     for node_id, info in lenet.analysis.nodes.items():
         inspector.show_nodes([node_id])
-        assert label(inspector, "inspectorParams").text() == count_text(info.cost.params)
-        assert label(inspector, "inspectorMacs").text() == count_text(info.cost.macs)
+        assert label(inspector, "inspectorParams").text() == exact_count(info.cost.params)
+        assert label(inspector, "inspectorMacs").text() == exact_count(info.cost.macs)
 
 
 def test_numbers_read_with_thousands_separators_and_units():
-    assert count_text(61_100_840) == "61,100,840 (61.1 M)"
-    assert count_text(999) == "999"
+    assert exact_count(61_100_840) == "61,100,840 (61.1 M)"
+    assert exact_count(999) == "999"
     assert short_number(2_500_000_000) == "2.5 G"
 
 
@@ -99,7 +100,7 @@ def test_model_changes_refresh_the_editors_in_place(inspector, lenet):
     assert inspector.editor("out_channels") is editor, "same block: editors are kept (and their focus)"
     assert editor.editor.value() == 8
     assert "[8, 28, 28]" in label(inspector, "inspectorOutputs").text()
-    assert label(inspector, "inspectorParams").text() == count_text(lenet.analysis.nodes["conv1"].cost.params)
+    assert label(inspector, "inspectorParams").text() == exact_count(lenet.analysis.nodes["conv1"].cost.params)
     lenet.undo_stack.undo()
     assert editor.editor.value() == 6
 
@@ -118,8 +119,8 @@ def test_empty_selection_shows_hint_and_graph_totals(inspector, lenet):
     inspector.show_nodes([])
     assert "Select a node" in label(inspector, "inspectorHint").text()
     total = lenet.analysis.total
-    assert label(inspector, "inspectorParams").text() == count_text(total.params) == "61,706 (61.7 K)"
-    assert label(inspector, "inspectorMacs").text() == count_text(total.macs)
+    assert label(inspector, "inspectorParams").text() == exact_count(total.params) == "61,706 (61.7 K)"
+    assert label(inspector, "inspectorMacs").text() == exact_count(total.macs)
     assert label(inspector, "inspectorOutputs").text() == "logits: [10]"
     lenet.set_param("fc3", "out_features", 5)
     assert label(inspector, "inspectorOutputs").text() == "logits: [5]"
@@ -129,7 +130,7 @@ def test_several_nodes_show_their_summed_cost(inspector, lenet):
     inspector.show_nodes(["conv1", "fc1"])
     assert label(inspector, "inspectorTitle").text() == "2 nodes selected"
     nodes = lenet.analysis.nodes
-    assert label(inspector, "inspectorParams").text() == count_text(nodes["conv1"].cost.params
+    assert label(inspector, "inspectorParams").text() == exact_count(nodes["conv1"].cost.params
                                                                    + nodes["fc1"].cost.params)
     assert inspector.editor("out_channels") is None
 

@@ -105,6 +105,24 @@ def test_a_graph_too_large_for_one_screen_is_cut_into_bands_that_each_fit_the_sc
     assert height <= SCREEN.span_at_min_zoom()[1]  # scroll sideways only, column after column
 
 
+@pytest.mark.parametrize("direction", [DOWN, RIGHT])
+def test_a_wire_from_one_band_into_another_keeps_no_lanes_along_the_bands(direction):
+    """A graph too wide for a readable screen: a long skip wire from its first node to its
+    last reserves no lane in the layers it skips (it runs round the bands, not along them),
+    so it makes the wrapped layout no wider."""
+    ids, sources = chain(30)
+    branches = [f"w{k}" for k in range(6)]  # one wide layer in the middle
+    sources.update({b: ["n12"] for b in branches})
+    sources["n13"] = ["n12", *branches]
+    ids = ids[:13] + branches + ids[13:]
+    plain = wrapped_layout(ids, sources, direction, SCREEN)
+    skipping = wrapped_layout(ids, {**sources, "n29": ["n28", "n0"]}, direction, SCREEN)
+    assert not SCREEN.fits(*extent(plain))
+    assert extent(skipping) == extent(plain)
+    along = plain["n29"][1 if direction == DOWN else 0]
+    assert along < 29 * FLOWS[direction].pitch  # wrapped: the last node is not 29 layers down the first band
+
+
 # ---------------------------------------------------------------- routes
 def turning_angles(segments, start) -> list[float]:
     """Angles (degrees) between successive short pieces of a path."""

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from gui.training.runs_list import COLUMNS, RunsList, find_runs, format_wall, load_run_events
+from gui.training.run_folders import find_runs, format_wall, load_run_events
+from gui.training.runs_list import COLUMNS, RunsList
 from tests.conftest import ROOT
 
 LENET = ROOT / "graphs" / "lenet5.yaml"
@@ -84,9 +85,10 @@ def test_lists_only_this_graphs_runs_newest_first(qtbot, runs, runs_root, tmp_pa
     assert runs.objectName() == "runsList"
     assert runs.all_runs() == [newer, older]
     rows = row_texts(runs)
-    assert rows[0] == ["2025-03-02 09:30:00", "lenet5", "early stopped", "5", "97.5 %", "0.0812", "3 min 5 s"]
-    assert rows[1] == ["2025-01-01 12:00:00", "lenet5", "completed", "2", "90.0 %", "0.3", "12 s"]
+    assert rows[0] == ["2025-03-02 09:30:00", "lenet5", "early stopped", "5", "97.5 %", "–", "0.0812", "3 min 5 s"]
+    assert rows[1] == ["2025-01-01 12:00:00", "lenet5", "completed", "2", "90.0 %", "–", "0.3", "12 s"]
     assert runs.tree.isColumnHidden(1)  # the graph's name: only shown when runs of other graphs are added
+    assert runs.tree.isColumnHidden(5)  # IoU: only for segmentation and box runs
     tip = runs.tree.topLevelItem(0).toolTip(0)
     assert str(newer) in tip and "cpu" in tip and "61,706" in tip
 
@@ -121,11 +123,11 @@ def test_a_run_just_started_shows_up_and_its_summary_after_refresh(qtbot, runs, 
     assert row_texts(runs)[0][2] == "running"
     write_run(runs_root, fresh.name, LENET, epochs=1, summary=False)
     runs.refresh()
-    assert row_texts(runs)[0][2:6] == ["running", "1", "90.0 %", "1.3"]  # from its events so far
+    assert row_texts(runs)[0][2:7] == ["running", "1", "90.0 %", "–", "1.3"]  # from its events so far
     (fresh / "summary.json").write_text(json.dumps({"status": "stopped", "epochs": 1, "wall_seconds": 3.25,
                                                     "final": {"val_accuracy": 0.5, "val_loss": 0.7}}))
     runs.refresh()
-    assert row_texts(runs)[0][2:] == ["stopped", "1", "50.0 %", "0.7", "3.2 s"]
+    assert row_texts(runs)[0][2:] == ["stopped", "1", "50.0 %", "–", "0.7", "3.2 s"]
 
 
 def test_an_unsaved_graph_has_no_runs(qtbot, runs):
@@ -157,7 +159,7 @@ def test_a_real_run_appears_with_its_summary(qtbot, runs, tmp_path):
     assert row[1] == "lenet5" and row[2] == "completed" and row[3] == "1"
     assert str(out) in runs.tree.topLevelItem(0).toolTip(0)
     assert row[4] == f"{100 * summary['final']['val_accuracy']:.1f} %"
-    assert row[5] == f"{summary['final']['val_loss']:.4g}"
+    assert row[6] == f"{summary['final']['val_loss']:.4g}"
     events = load_run_events(out)
     assert events[0]["event"] == "run_started" and events[-1]["event"] == "run_finished"
     assert any(e["event"] == "epoch" for e in events)

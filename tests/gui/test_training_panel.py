@@ -10,7 +10,8 @@ from PySide6.QtCore import Qt
 
 from builder import load_bundle
 from builder.training.checkpoint_store import checkpoints_in
-from gui.training.panel import Progress, format_duration, new_run_dir
+from gui.training.run_folders import new_run_dir
+from gui.training.state import Progress, format_duration
 from tests.conftest import ROOT
 from tests.gui.helpers import quiet_main_window, stop_training
 

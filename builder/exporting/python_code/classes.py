@@ -135,6 +135,8 @@ class ClassWriter:
         params, assignment = [], {}
         for group, base in zip(groups, wanted):
             name = base if wanted.count(base) == 1 else f"{names[group[0]][0]}_{base}"
+            if not name.isidentifier():  # a layer named "0" (a repeated node's repetitions)
+                name = f"layer{name}"
             while name in params or name in self.reserved or keyword.iskeyword(name) or name == "self":
                 name += "_"
             params.append(name)
