@@ -14,7 +14,7 @@ import html
 from pathlib import Path
 from typing import Any, Optional
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +33,7 @@ from gui.generate.attention_map import MEAN, AttentionHeatMap, AttentionOnImage,
 from gui.generate.decoding_form import DecodingForm
 from gui.generate.input_picker import InputPicker
 from gui.inspect.figure_view import ERROR, FigureView
+from gui.inspect.panel_frame import frame_panel
 from gui.inspect.worker import Failure, InspectWorker
 from gui.style import ERROR_COLOR, HINT_COLOR
 
@@ -137,22 +137,7 @@ class GeneratePanel(QWidget):
         main.addWidget(self.figure_view, 1)
         main.addStretch(0)
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(right)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([320, 900])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(4)
-        layout.addLayout(top)
-        layout.addWidget(self.splitter, 1)
-        self._redraw = QTimer(self)
-        self._redraw.setSingleShot(True)
-        self._redraw.setInterval(REDRAW_MS)
-        self._redraw.timeout.connect(self._draw)
-        self.setMinimumSize(300, 200)
+        self.splitter, self._redraw = frame_panel(self, top, left, right, 320, REDRAW_MS, self._draw)
         self._show_run(None)
 
     # ------------------------------------------------------------------ public

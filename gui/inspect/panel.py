@@ -19,7 +19,7 @@ import html
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +35,7 @@ from builder import InspectError, applicable_views
 from gui.inspect import compute
 from gui.inspect.compute import NEEDS_NODE, NEEDS_SAMPLE, SLOW_VIEWS, Drawn, Request, RunData
 from gui.inspect.figure_view import ERROR, FigureView
+from gui.inspect.panel_frame import frame_panel
 from gui.inspect.samples_strip import SamplesStrip
 from gui.inspect.view_bar import VIEW_TITLES, ViewBar
 from gui.inspect.worker import MAIN, SLOW, Failure, InspectWorker
@@ -127,22 +127,8 @@ class InspectPanel(QWidget):
         main.addWidget(self.figure_view, 1)
         main.addWidget(self.notes)
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(right)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([STRIP_WIDTH, 900])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(4)
-        layout.addLayout(top)
-        layout.addWidget(self.splitter, 1)
-        self._redraw = QTimer(self)
-        self._redraw.setSingleShot(True)
-        self._redraw.setInterval(RESIZE_REDRAW_MS)
-        self._redraw.timeout.connect(self._redraw_at_size)
-        self.setMinimumSize(300, 200)
+        self.splitter, self._redraw = frame_panel(self, top, left, right, STRIP_WIDTH, RESIZE_REDRAW_MS,
+                                                  self._redraw_at_size)
         self._show_no_run()
 
     # ------------------------------------------------------------------ public

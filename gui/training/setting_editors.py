@@ -23,7 +23,7 @@ from blocks import Choice, Param, ParamError
 from gui.form_widgets import FieldComboBox
 from gui.param_editor_base import ParamEditor, ParsedLineEditor
 from gui.training.init_preview import InitPreview
-from gui.training.yaml_values import LiteralEditor, option_editor, parse_yaml_value, yaml_text
+from gui.training.yaml_values import LiteralEditor, YamlLine, option_editor, parse_yaml_value, yaml_text
 
 WEIGHT_FILES = "Weights (*.safetensors *.pth *.pt *.bin *.ckpt);;All files (*)"
 
@@ -122,7 +122,7 @@ class InitEditor(LiteralEditor):
         self._commit(value)
 
 
-class LossEditor(ParsedLineEditor):
+class LossEditor(YamlLine, ParsedLineEditor):
     """``loss``: a combo of the loss words whose text may also be a mapping per output
     (``{logits: cross_entropy, aux1: {loss: cross_entropy, weight: 0.3}}``)."""
 
@@ -139,20 +139,9 @@ class LossEditor(ParsedLineEditor):
         self.line.editingFinished.connect(self._finished)
         self.combo.activated.connect(lambda _index: self._finished())
 
-    def value(self) -> Any:
-        try:
-            return self._parse(self.line.text())
-        except ParamError:
-            return None
-
-    def _show(self, value: Any) -> None:
-        if value == self._shown and self.line.hasFocus():
-            return
-        self._shown = value
-        self.line.setText(yaml_text(value))
+    def _shown_text(self, text: str) -> None:
         self.line.setCursorPosition(0)  # a long mapping shows its start
-        self.line.setToolTip(yaml_text(value))
-        self._set_invalid(None)
+        self.line.setToolTip(text)
 
     def _parse(self, text: str) -> Any:
         value = parse_yaml_value(text)

@@ -52,19 +52,9 @@ def parse_yaml_value(text: str) -> Any:
         raise ParamError(f"{text.strip()!r}: {problem}; e.g. {{flip: true, crop: 4}}, [x, y] or auto") from None
 
 
-class LiteralEditor(ParsedLineEditor):
-    """A value of a type that has no widget (a list of names, a mapping, ``auto``/true/false):
-    a line edit whose text is read as YAML, committed on Enter or focus-out when the
-    declaration accepts it. Empty text commits None (the default)."""
-
-    def __init__(self, name: str, param: Param, parent: Optional[QWidget] = None):
-        super().__init__(name, param, parent)
-        self.editor = self.line = LineEdit()
-        self.line.escaped.connect(self._restore)
-        self.line.setPlaceholderText("required" if param.required else yaml_text(param.default) or "not set")
-        self.layout_.addWidget(self.line)
-        self.line.textEdited.connect(self._edited)
-        self.line.editingFinished.connect(self._finished)
+class YamlLine:
+    """What the editors whose text is a YAML value share: reading the line (None while it
+    does not parse) and showing a value, unless the user is typing that same value."""
 
     def value(self) -> Any:
         try:
@@ -77,7 +67,26 @@ class LiteralEditor(ParsedLineEditor):
             return
         self._shown = value
         self.line.setText(yaml_text(value))
+        self._shown_text(yaml_text(value))
         self._set_invalid(None)
+
+    def _shown_text(self, text: str) -> None:
+        """After ``text`` is shown (a hook: e.g. scroll a long mapping to its start)."""
+
+
+class LiteralEditor(YamlLine, ParsedLineEditor):
+    """A value of a type that has no widget (a list of names, a mapping, ``auto``/true/false):
+    a line edit whose text is read as YAML, committed on Enter or focus-out when the
+    declaration accepts it. Empty text commits None (the default)."""
+
+    def __init__(self, name: str, param: Param, parent: Optional[QWidget] = None):
+        super().__init__(name, param, parent)
+        self.editor = self.line = LineEdit()
+        self.line.escaped.connect(self._restore)
+        self.line.setPlaceholderText("required" if param.required else yaml_text(param.default) or "not set")
+        self.layout_.addWidget(self.line)
+        self.line.textEdited.connect(self._edited)
+        self.line.editingFinished.connect(self._finished)
 
     def _parse(self, text: str) -> Any:
         value = parse_yaml_value(text)
