@@ -96,16 +96,25 @@ def device_memory(device: object) -> Optional[int]:
     return machine_memory() if kind == "cpu" else None
 
 
-def machine_memory() -> Optional[int]:
-    """Bytes of memory this machine has available now (Linux: MemAvailable; elsewhere the
-    physical memory), None when it cannot be told."""
+def proc_bytes(path: str, key: str) -> Optional[int]:
+    """A ``key: N kB`` line of a Linux /proc file (``/proc/meminfo``, ``/proc/self/status``)
+    in bytes; None elsewhere or when it is missing."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
+        with open(path, encoding="ascii") as handle:
             for line in handle:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
+    return None
+
+
+def machine_memory() -> Optional[int]:
+    """Bytes of memory this machine has available now (Linux: MemAvailable; elsewhere the
+    physical memory), None when it cannot be told."""
+    available = proc_bytes("/proc/meminfo", "MemAvailable")
+    if available is not None:
+        return available
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):

@@ -22,39 +22,37 @@ class Searched:
     log_probability: float
 
 
-def greedy(score: Scorer, first: list[int], max_new: int, end: int | None) -> Searched:
-    """The most likely token at every step."""
+def _one_at_a_time(score: Scorer, first: list[int], max_new: int, end: int | None,
+                   pick: Callable[[torch.Tensor], int]) -> Searched:
+    """Extend the prefix by ``pick(log_probs)`` until ``end`` or ``max_new`` tokens."""
     prefix = torch.tensor([first], dtype=torch.long)
     total = 0.0
     tokens: list[int] = []
     for _ in range(max_new):
         log_probs = score(prefix)[0]
-        token = int(log_probs.argmax())
+        token = pick(log_probs)
         total += float(log_probs[token])
         tokens.append(token)
         if token == end:
             break
         prefix = torch.cat([prefix, torch.tensor([[token]])], dim=1)
     return Searched(tokens, total)
+
+
+def greedy(score: Scorer, first: list[int], max_new: int, end: int | None) -> Searched:
+    """The most likely token at every step."""
+    return _one_at_a_time(score, first, max_new, end, lambda log_probs: int(log_probs.argmax()))
 
 
 def sample(score: Scorer, first: list[int], max_new: int, end: int | None, temperature: float,
            generator: torch.Generator) -> Searched:
     """A token drawn at every step from ``softmax(logits / temperature)``: below 1 the
     likely tokens gain, above 1 the distribution flattens. ``generator`` fixes the draws."""
-    prefix = torch.tensor([first], dtype=torch.long)
-    total = 0.0
-    tokens: list[int] = []
-    for _ in range(max_new):
-        log_probs = score(prefix)[0]
+    def draw(log_probs: torch.Tensor) -> int:
         weights = torch.softmax(log_probs.double() / temperature, dim=-1)
-        token = int(torch.multinomial(weights, 1, generator=generator))
-        total += float(log_probs[token])
-        tokens.append(token)
-        if token == end:
-            break
-        prefix = torch.cat([prefix, torch.tensor([[token]])], dim=1)
-    return Searched(tokens, total)
+        return int(torch.multinomial(weights, 1, generator=generator))
+
+    return _one_at_a_time(score, first, max_new, end, draw)
 
 
 def beam(score: Scorer, first: list[int], max_new: int, end: int | None, width: int) -> Searched:

@@ -217,13 +217,11 @@ def _peak(device: Any, torch: Any) -> int | None:
     """The peak since the reset: the device's allocations on CUDA, the process's resident memory."""
     if device.type == "cuda":
         return int(torch.cuda.max_memory_allocated(device))
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
+    from builder.memory import proc_bytes
+
+    peak = proc_bytes("/proc/self/status", "VmHWM")
+    if peak is not None:
+        return peak
     try:
         import resource  # not on Windows
     except ImportError:

@@ -17,7 +17,6 @@ from typing import Any, Optional
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -33,7 +32,7 @@ from gui.generate.attention_map import MEAN, AttentionHeatMap, AttentionOnImage,
 from gui.generate.decoding_form import DecodingForm
 from gui.generate.input_picker import InputPicker
 from gui.inspect.figure_view import ERROR, FigureView
-from gui.inspect.panel_frame import frame_panel
+from gui.inspect.panel_frame import RunFolderPicker, frame_panel
 from gui.inspect.worker import Failure, InspectWorker
 from gui.style import ERROR_COLOR, HINT_COLOR
 
@@ -45,8 +44,10 @@ NO_RUN = ("No decoder run open.\nTrain a seq2seq, captioner or language-model gr
           "Training › Runs and press Generate, or use Open Run… here.")
 
 
-class GeneratePanel(QWidget):
+class GeneratePanel(RunFolderPicker, QWidget):
     """``generated`` carries each Generation once shown; ``runOpened`` the OpenRun."""
+
+    DIALOG_TITLE = "Generate with a run"
 
     generated = Signal(object)
     runOpened = Signal(object)
@@ -148,17 +149,6 @@ class GeneratePanel(QWidget):
         self.run_label.setText(f"Opening {Path(path).name} …")
         self.figure_view.show_message(f"Opening the run {path} …")
         self.worker.submit("open", lambda: jobs.open_run(path), lane=LANE)
-
-    def ask_run_folder(self) -> Optional[str]:
-        """The run folder to open, from a folder dialog (tests answer it themselves)."""
-        start = self.start_folder or Path.cwd()
-        path = QFileDialog.getExistingDirectory(self, "Generate with a run", str(start))
-        return path or None
-
-    def open_dialog(self) -> None:
-        path = self.ask_run_folder()
-        if path:
-            self.open_run(path)
 
     def generate(self) -> bool:
         """Generate from the input with the decoding chosen (Generate button, Enter)."""

@@ -21,7 +21,6 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -35,7 +34,7 @@ from builder import InspectError, applicable_views
 from gui.inspect import compute
 from gui.inspect.compute import NEEDS_NODE, NEEDS_SAMPLE, SLOW_VIEWS, Drawn, Request, RunData
 from gui.inspect.figure_view import ERROR, FigureView
-from gui.inspect.panel_frame import frame_panel
+from gui.inspect.panel_frame import RunFolderPicker, frame_panel
 from gui.inspect.samples_strip import SamplesStrip
 from gui.inspect.view_bar import VIEW_TITLES, ViewBar
 from gui.inspect.worker import MAIN, SLOW, Failure, InspectWorker
@@ -48,9 +47,11 @@ NO_RUN = ("No run open.\nTrain the graph (Training panel, Train), then select th
           "press Inspect, or use Open Run… here to choose a run folder.")
 
 
-class InspectPanel(QWidget):
+class InspectPanel(RunFolderPicker, QWidget):
     """``nodeChosen`` asks the window to select a node picked in the panel on the canvas;
     ``figureShown`` carries each :class:`Drawn` once on screen; ``runOpened`` a RunData."""
+
+    DIALOG_TITLE = "Inspect a run"
 
     nodeChosen = Signal(str)
     figureShown = Signal(object)
@@ -148,17 +149,6 @@ class InspectPanel(QWidget):
         self.title.clear()
         self.notes.clear()
         self.worker.submit("open", lambda: compute.load_run(path))
-
-    def ask_run_folder(self) -> Optional[str]:
-        """The run folder to open, from a folder dialog (tests answer it themselves)."""
-        start = self.start_folder or Path.cwd()
-        path = QFileDialog.getExistingDirectory(self, "Inspect a run", str(start))
-        return path or None
-
-    def open_dialog(self) -> None:
-        path = self.ask_run_folder()
-        if path:
-            self.open_run(path)
 
     def set_canvas_selection(self, ids: list) -> None:
         """The canvas selection changed: one node selected is the node to look at (an empty

@@ -6,8 +6,30 @@ from __future__ import annotations
 
 from typing import Callable
 
+from pathlib import Path
+from typing import Optional
+
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QLayout, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QLayout, QSplitter, QVBoxLayout, QWidget
+
+
+class RunFolderPicker:
+    """Open Run… of a panel: a folder dialog starting at ``start_folder`` (the graph's runs
+    folder), then the panel's own ``open_run``. ``DIALOG_TITLE`` names the panel's purpose."""
+
+    DIALOG_TITLE = "Open a run"
+    start_folder: Optional[Path] = None
+
+    def ask_run_folder(self) -> Optional[str]:
+        """The run folder to open, from a folder dialog (tests answer it themselves)."""
+        start = self.start_folder or Path.cwd()
+        path = QFileDialog.getExistingDirectory(self, self.DIALOG_TITLE, str(start))
+        return path or None
+
+    def open_dialog(self) -> None:
+        path = self.ask_run_folder()
+        if path:
+            self.open_run(path)
 
 
 def frame_panel(panel: QWidget, top: QLayout, left: QWidget, right: QWidget, left_width: int,
